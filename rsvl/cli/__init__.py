@@ -1,0 +1,67 @@
+"""The ``rsvl`` command line: one subcommand per main job.
+
+Each subcommand lives in its own module under ``rsvl.cli`` exposing ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``; this registry maps names to modules so
+that ``rsvl --help`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rsvl import __version__
+from rsvl.errors import RsvlError
+
+SUBCOMMANDS: dict[str, str] = {
+    "demo": "rsvl.cli.demo",
+    "build": "rsvl.cli.build",
+    "train": "rsvl.cli.train",
+    "eval": "rsvl.cli.evaluate",
+    "report": "rsvl.cli.report",
+    "classify": "rsvl.cli.classify",
+    "search": "rsvl.cli.search",
+    "region": "rsvl.cli.region",
+}
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The top-level parser; only the chosen subcommand's module is imported."""
+    parser = argparse.ArgumentParser(
+        prog="rsvl",
+        description="Remote-sensing vision-language models: build, train, evaluate, use.",
+    )
+    parser.add_argument("--version", action="version", version=f"rsvl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, module_name in SUBCOMMANDS.items():
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            module.add_arguments(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
+        else:
+            sub.add_parser(name, help=_help_of(module_name), add_help=False)
+    return parser
+
+
+def _help_of(module_name: str) -> str:
+    """The subcommand's one-line help, read without importing its dependencies."""
+    return importlib.import_module(module_name).HELP
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rsvl`` console script and ``python -m rsvl``."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_list).parse_args(args_list)
+    try:
+        return int(args._run(args))
+    except RsvlError as error:
+        print(f"rsvl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        message = "interrupted; run the same command again to resume"
+        print(f"rsvl {args.command}: {message}", file=sys.stderr)
+        return 130

@@ -1,0 +1,16 @@
+"""``rsvl build``: not built yet (see the README's roadmap)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rsvl.cli.not_built import refuse as run
+
+HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options until the feature is built."""
+
+
+__all__ = ["HELP", "add_arguments", "run"]

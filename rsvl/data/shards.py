@@ -1,0 +1,165 @@
+"""WebDataset shards: ``{00000..N}.tar`` with ``{key}.jpg``, ``{key}.txt``, ``{key}.json``.
+
+The layout open_clip's own trainer reads as it is (``--train-data "dir/{00000..00009}.tar"
+--dataset-type webdataset``; ``sizes.json`` beside the tars gives the sample counts). ``.txt``
+holds the primary caption, ``.json`` the whole record (all captions, tags, footprint...).
+Each tar is written to a temporary name and renamed when complete, and ``sizes.json`` is
+rewritten after every shard, so an interrupted writer leaves only complete shards.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rsvl.data.atomic import atomic_open, write_json
+from rsvl.data.records import Record
+from rsvl.errors import InputError
+
+SIZES_FILE = "sizes.json"
+
+
+def shard_name(index: int) -> str:
+    """File name of shard ``index`` (``00003.tar``)."""
+    return f"{index:05d}.tar"
+
+
+def brace_pattern(shard_dir: str | Path, count: int) -> str:
+    """The brace-expansion URL open_clip and webdataset accept for ``count`` shards."""
+    return str(Path(shard_dir) / f"{{{0:05d}..{count - 1:05d}}}.tar")
+
+
+@dataclass
+class ShardSample:
+    """One decoded-enough sample: encoded image bytes plus its record."""
+
+    key: str
+    image: bytes
+    image_ext: str
+    record: dict[str, Any]
+
+    @property
+    def caption(self) -> str:
+        """The primary caption (the ``.txt`` member)."""
+        return str(self.record["captions"][0])
+
+
+class ShardWriter:
+    """Write samples into size-bounded shards, each renamed into place when complete.
+
+    Args:
+        shard_dir: Output folder.
+        max_samples: Samples per shard.
+        start_index: First shard index (a resumed writer continues after existing shards).
+    """
+
+    def __init__(self, shard_dir: str | Path, max_samples: int = 1000, start_index: int = 0):
+        if max_samples < 1:
+            raise ValueError("max_samples must be at least 1")
+        self.shard_dir = Path(shard_dir)
+        self.shard_dir.mkdir(parents=True, exist_ok=True)
+        self.max_samples = max_samples
+        self.index = start_index
+        self.sizes: dict[str, int] = read_sizes(self.shard_dir, missing_ok=True)
+        self._pending: list[tuple[Record, bytes, str]] = []
+
+    def write(self, record: Record, image: bytes, image_ext: str = "jpg") -> None:
+        """Queue one sample; a full shard is flushed to disk."""
+        self._pending.append((record, image, image_ext))
+        if len(self._pending) >= self.max_samples:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write queued samples as one complete shard."""
+        if not self._pending:
+            return
+        name = shard_name(self.index)
+        with atomic_open(self.shard_dir / name, "wb") as handle:
+            with tarfile.open(fileobj=handle, mode="w") as tar:
+                for record, image, ext in self._pending:
+                    payload = json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True)
+                    _add_member(tar, f"{record.key}.{ext}", image)
+                    _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
+                    _add_member(tar, f"{record.key}.json", payload.encode())
+        self.sizes[name] = len(self._pending)
+        write_json(self.shard_dir / SIZES_FILE, self.sizes)
+        self._pending = []
+        self.index += 1
+
+    def close(self) -> None:
+        """Flush the last, possibly partial, shard."""
+        self.flush()
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        # On error keep only the complete shards already renamed into place.
+        if exc_type is None:
+            self.close()
+
+
+def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def read_sizes(shard_dir: str | Path, missing_ok: bool = False) -> dict[str, int]:
+    """Read ``sizes.json`` (shard name -> sample count)."""
+    path = Path(shard_dir) / SIZES_FILE
+    if not path.is_file():
+        if missing_ok:
+            return {}
+        raise InputError(f"{path} not found: {shard_dir} is not an rsvl shard folder")
+    try:
+        sizes = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: malformed JSON ({error.msg}); rebuild the shards") from None
+    return {str(name): int(count) for name, count in sizes.items()}
+
+
+def list_shards(shard_dir: str | Path) -> list[Path]:
+    """The complete shards of a folder, in order, as listed by ``sizes.json``."""
+    shard_dir = Path(shard_dir)
+    paths = [shard_dir / name for name in sorted(read_sizes(shard_dir))]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise InputError(f"shard {shard_dir / missing[0]} is listed in sizes.json but missing")
+    return paths
+
+
+def iter_shard(path: str | Path) -> Iterator[ShardSample]:
+    """Samples of one tar in order; a truncated or corrupt tar raises naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"shard not found: {path}")
+    groups: dict[str, dict[str, bytes]] = {}
+    order: list[str] = []
+    try:
+        with tarfile.open(path, mode="r") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key, _, ext = member.name.rpartition("/")[2].partition(".")
+                handle = tar.extractfile(member)
+                if handle is None:
+                    continue
+                if key not in groups:
+                    groups[key] = {}
+                    order.append(key)
+                groups[key][ext] = handle.read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise InputError(f"shard {path} is corrupt or truncated ({error}); rebuild it") from None
+    for key in order:
+        members = groups[key]
+        image_ext = next((e for e in ("jpg", "png", "jpeg", "webp") if e in members), None)
+        if image_ext is None or "json" not in members:
+            raise InputError(f"shard {path}: sample {key!r} lacks an image or its .json record")
+        yield ShardSample(key, members[image_ext], image_ext, json.loads(members["json"]))

@@ -1,0 +1,1 @@
+"""Environment set-up that rsvl owns: the torchvision remedy and the install checks."""
