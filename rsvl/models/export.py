@@ -1,0 +1,93 @@
+"""Export a trained model as a folder that open_clip and rsvl load directly.
+
+Layout (open_clip's ``local-dir:`` / Hugging Face Hub layout, plus rsvl's provenance):
+
+- ``open_clip_config.json``: ``{"model_cfg": ..., "preprocess_cfg": ...}``;
+- ``open_clip_model.safetensors``: the weights (no pickles);
+- ``rsvl_model.json``: architecture name, weights sha256, training provenance.
+
+``open_clip.create_model_and_transforms("local-dir:DIR")`` loads it, and so does
+``create_model_and_transforms(ARCH, pretrained="DIR/open_clip_model.safetensors")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rsvl import __version__
+from rsvl.data.atomic import write_json
+from rsvl.errors import InputError
+
+WEIGHTS_FILE = "open_clip_model.safetensors"
+CONFIG_FILE = "open_clip_config.json"
+INFO_FILE = "rsvl_model.json"
+
+
+def export_model(
+    model: Any,
+    arch: str,
+    out_dir: str | Path,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` (an open_clip CLIP) to ``out_dir``, which appears complete or not at all.
+
+    Args:
+        model: The model to export (unwrapped from DDP/Accelerate).
+        arch: Its open_clip architecture name (its config is embedded).
+        out_dir: Destination folder; replaced if it exists.
+        provenance: Command, config, data and parent checkpoint to record.
+
+    Returns:
+        The export folder.
+    """
+    import open_clip
+    from safetensors.torch import save_file
+
+    from rsvl.models.loading import weights_sha256
+    from rsvl.models.registry import get_architecture
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(staging / WEIGHTS_FILE))
+        write_json(
+            staging / CONFIG_FILE,
+            {
+                "model_cfg": get_architecture(arch),
+                "preprocess_cfg": dict(open_clip.get_model_preprocess_cfg(model)),
+            },
+        )
+        write_json(
+            staging / INFO_FILE,
+            {
+                "arch": arch,
+                "sha256": weights_sha256(model),
+                "rsvl_version": __version__,
+                "provenance": provenance or {},
+            },
+        )
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def read_export_info(export_dir: str | Path) -> dict[str, Any]:
+    """The ``rsvl_model.json`` of an export (empty for a plain open_clip folder)."""
+    path = Path(export_dir) / INFO_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: malformed JSON ({error.msg}); re-export the model") from None

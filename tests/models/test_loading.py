@@ -1,0 +1,71 @@
+"""Model specs and loading: scratch, local checkpoints (validated), exports, offline tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from rsvl.errors import ConfigError, InputError
+from rsvl.models import load_clip, parse_model_spec
+
+
+def test_parse_every_spec_form(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "weights.pt"
+    checkpoint.write_bytes(b"")
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "open_clip_config.json").write_text("{}")
+    assert parse_model_spec("rsvl-tiny").kind == "scratch"
+    assert parse_model_spec("ViT-B-32:laion2b_s34b_b79k").kind == "pretrained_tag"
+    assert parse_model_spec(f"rsvl-tiny:{checkpoint}").kind == "checkpoint"
+    assert parse_model_spec(str(tmp_path / "export")).kind == "export"
+    hub = parse_model_spec("hf-hub:org/model")
+    assert (hub.kind, hub.source, str(hub)) == ("hf_hub", "org/model", "hf-hub:org/model")
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "message"),
+    [
+        ("", ConfigError, "empty model spec"),
+        ("no-such-arch", ConfigError, "unknown architecture"),
+        ("rsvl-tiny:/nowhere/model.pt", InputError, "checkpoint not found"),
+        ("/nowhere/export", InputError, "not found"),
+    ],
+)
+def test_bad_specs(spec: str, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        parse_model_spec(spec)
+
+
+def test_scratch_model_encodes_and_is_hashed() -> None:
+    loaded = load_clip("rsvl-micro", device="cpu")
+    tokens = loaded.tokenizer(["a satellite image of farmland"])
+    assert tokens.shape == (1, 16)
+    with torch.no_grad():
+        features = loaded.model.encode_text(tokens)
+    assert features.shape == (1, 32)
+    assert len(loaded.checksum) == 64
+    assert loaded.preprocess_cfg["size"] in (32, (32, 32))
+
+
+def test_local_checkpoint_round_trip_and_architecture_mismatch(tmp_path: Path) -> None:
+    source = load_clip("rsvl-micro", device="cpu")
+    path = tmp_path / "micro.pt"
+    torch.save({"state_dict": source.model.state_dict()}, path)
+    again = load_clip(f"rsvl-micro:{path}", device="cpu")
+    assert again.checksum == source.checksum
+    with pytest.raises(InputError, match="does not fit architecture rsvl-tiny"):
+        load_clip(f"rsvl-tiny:{path}", device="cpu")
+
+
+def test_corrupt_checkpoint_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(InputError, match="broken.safetensors"):
+        load_clip(f"rsvl-micro:{path}", device="cpu")
+
+
+def test_pretrained_tag_offline_explains_network_need() -> None:
+    with pytest.raises(InputError, match="needs network access"):
+        load_clip("rsvl-micro:some_tag", device="cpu")
