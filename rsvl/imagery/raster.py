@@ -106,7 +106,9 @@ class RasterImagery(Imagery):
         try:
             return method(**kwargs)
         except RasterioError as exc:
-            raise InputError(f"{self.source}: cannot read pixels ({exc}); the file may be "
+            # rasterio chains GDAL's own message ("TIFFReadEncodedTile() failed") as the cause.
+            reason = str(exc.__cause__ or exc).strip().splitlines()[0]
+            raise InputError(f"{self.source}: cannot read pixels ({reason}); the file may be "
                              "truncated or corrupt: re-download or re-export it") from None
 
     def read(self, bounds: Bounds, size: int | tuple[int, int],

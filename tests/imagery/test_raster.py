@@ -1,0 +1,165 @@
+"""RasterImagery on real GeoTIFFs (COG, nodata border) and generated edge cases."""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.enums import ColorInterp, Resampling
+from rasterio.windows import Window
+
+from rsvl.errors import InputError
+from rsvl.imagery import open_imagery
+from rsvl.imagery.raster import RasterImagery
+
+
+def test_cog_metadata_and_native_window_matches_rasterio(shared_data: Path) -> None:
+    path = shared_data / "imagery" / "cogeo.tif"
+    with open_imagery(path, licence="CC0-1.0") as imagery:
+        assert isinstance(imagery, RasterImagery)
+        assert imagery.crs == "EPSG:3857" and imagery.band_count == 3
+        assert imagery.licence == "CC0-1.0"
+        # EPSG:3857 metres shrink by cos(latitude) on the ground (37.67 N here).
+        assert imagery.gsd_m == pytest.approx(0.59716 * math.cos(math.radians(37.6685)), rel=1e-3)
+        with rasterio.open(path) as dataset:
+            window = Window(200, 300, 48, 32)
+            expected = dataset.read(window=window)
+            bounds = dataset.window_bounds(window)
+        chip = imagery.read(bounds, (48, 32), resampling="nearest")
+    assert chip.rgb.shape == (32, 48, 3) and chip.valid.all()
+    np.testing.assert_array_equal(chip.rgb, np.moveaxis(expected, 0, -1))
+    assert chip.stretch is None and chip.crs == "EPSG:3857"
+    assert chip.gsd_m == pytest.approx(imagery.gsd_m, rel=1e-3)
+
+
+def test_cog_downsampled_read_uses_whole_extent(shared_data: Path) -> None:
+    with open_imagery(shared_data / "imagery" / "cogeo.tif") as imagery:
+        chip = imagery.read(imagery.bounds, 64)
+        with rasterio.open(imagery.source) as dataset:
+            expected = dataset.read(out_shape=(3, 64, 64), resampling=Resampling.bilinear)
+    assert chip.gsd_m == pytest.approx(imagery.gsd_m * 16, rel=1e-3)
+    np.testing.assert_array_equal(chip.rgb, np.moveaxis(expected, 0, -1))
+
+
+def test_nodata_border_is_invalid(shared_data: Path) -> None:
+    with open_imagery(shared_data / "imagery" / "landsat7-rgb-300m.tif") as imagery:
+        assert imagery.crs == "EPSG:32618"
+        assert imagery.gsd_m == pytest.approx(300, rel=0.01)
+        chip = imagery.read(imagery.bounds, 100)
+    assert not chip.valid[0, 0] and not chip.valid[-1, -1]
+    assert chip.valid[50, 50]
+    assert 0.3 < chip.valid_fraction < 0.95
+    assert not chip.rgb[~chip.valid].any()
+
+
+def test_chip_crossing_the_edge_is_partly_invalid(make_geotiff, gradient, grid_bounds) -> None:
+    imagery = open_imagery(make_geotiff("edge.tif", gradient))
+    chip = imagery.read(grid_bounds(96, 0, 64, 64), 64, resampling="nearest")
+    assert chip.valid[:, :32].all() and not chip.valid[:, 32:].any()
+    assert chip.valid_fraction == pytest.approx(0.5)
+    np.testing.assert_array_equal(chip.rgb[:, :32], np.moveaxis(gradient[:, :64, 96:], 0, -1))
+    assert not chip.rgb[:, 32:].any()
+
+
+def test_sixteen_bit_stretch_and_band_selection(make_geotiff) -> None:
+    rng = np.random.default_rng(0)
+    # Band b holds values spread over [1000 b, 1000 b + 1000].
+    pixels = np.stack([rng.uniform(1000 * b, 1000 * b + 1000, (64, 64)) for b in range(1, 5)])
+    imagery = open_imagery(make_geotiff("ms.tif", pixels.astype(np.uint16)))
+    rule = imagery.stretch_rule
+    assert rule["method"] == "percentile" and rule["percentiles"] == [2.0, 98.0]
+    assert rule["min"][3] == pytest.approx(4020, abs=15)
+    assert rule["max"][3] == pytest.approx(4980, abs=15)
+    chip = imagery.read(imagery.bounds, 64, bands=(4, 3, 2), resampling="nearest")
+    assert chip.stretch["bands"] == [4, 3, 2] and chip.stretch["min"][0] == rule["min"][3]
+    expected_red = np.clip((pixels[3].astype(np.uint16) - rule["min"][3])
+                           * 255 / (rule["max"][3] - rule["min"][3]), 0, 255).round()
+    np.testing.assert_allclose(chip.rgb[..., 0], expected_red, atol=1)
+    assert 0.0 < (chip.rgb[..., 0] == 255).mean() < 0.05  # only the top 2 % saturate
+    grey = imagery.read(imagery.bounds, 16, bands=(1,))
+    assert (grey.rgb[..., 0] == grey.rgb[..., 2]).all()
+    fixed = open_imagery(imagery.source, stretch=(0, 8000)).read(imagery.bounds, 8)
+    assert fixed.stretch["method"] == "fixed" and fixed.stretch["max"] == [8000.0] * 3
+    with pytest.raises(InputError, match="bands"):
+        imagery.read(imagery.bounds, 8, bands=(5, 1, 2))
+
+
+def test_float_nan_is_invalid(make_geotiff, grid_bounds) -> None:
+    pixels = np.ones((1, 32, 32), dtype=np.float32)
+    pixels[0, :, :8] = np.nan
+    chip = open_imagery(make_geotiff("float.tif", pixels)).read(grid_bounds(0, 0, 32, 32), 32,
+                                                               resampling="nearest")
+    assert chip.valid_fraction == pytest.approx(0.75) and not chip.valid[:, :8].any()
+
+
+def test_alpha_band_is_the_valid_mask(make_geotiff, gradient) -> None:
+    alpha = np.full((1, 128, 128), 255, dtype=np.uint8)
+    alpha[:, :, :40] = 0
+    path = make_geotiff("rgba.tif", np.concatenate([gradient, alpha]), photometric="RGB")
+    with rasterio.open(path, "r+") as dataset:
+        dataset.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue,
+                               ColorInterp.alpha]
+    imagery = open_imagery(path)
+    chip = imagery.read(imagery.bounds, 128, resampling="nearest")
+    assert imagery.band_count == 4
+    assert not chip.valid[:, :40].any() and chip.valid[:, 40:].all()
+    np.testing.assert_array_equal(chip.rgb[:, 40:], np.moveaxis(gradient[:, :, 40:], 0, -1))
+
+
+def test_vrt_over_a_geotiff_reads_the_same_pixels(make_geotiff, gradient, tmp_path,
+                                                  grid_bounds) -> None:
+    tif = make_geotiff("base.tif", gradient)
+    with rasterio.open(tif) as dataset:
+        transform = ", ".join(str(v) for v in dataset.transform.to_gdal())
+        wkt = dataset.crs.to_wkt()
+    bands = "".join(
+        f'<VRTRasterBand dataType="Byte" band="{b}"><SimpleSource>'
+        f'<SourceFilename relativeToVRT="1">base.tif</SourceFilename><SourceBand>{b}</SourceBand>'
+        "</SimpleSource></VRTRasterBand>" for b in (1, 2, 3))
+    vrt = tmp_path / "mosaic.vrt"
+    vrt.write_text(f'<VRTDataset rasterXSize="128" rasterYSize="128"><SRS>{wkt}</SRS>'
+                   f"<GeoTransform>{transform}</GeoTransform>{bands}</VRTDataset>")
+    bounds = grid_bounds(10, 20, 50, 40)
+    from_vrt = open_imagery(vrt).read(bounds, (50, 40), resampling="nearest")
+    from_tif = open_imagery(tif).read(bounds, (50, 40), resampling="nearest")
+    np.testing.assert_array_equal(from_vrt.rgb, from_tif.rgb)
+    np.testing.assert_array_equal(from_vrt.rgb, np.moveaxis(gradient[:, 20:60, 10:60], 0, -1))
+
+
+def test_raster_without_crs_is_refused(make_geotiff, gradient) -> None:
+    path = make_geotiff("nocrs.tif", gradient, crs=None)
+    with pytest.raises(InputError, match="has no CRS; assign one with gdal_edit.py -a_srs"):
+        open_imagery(path)
+
+
+def test_truncated_tiff_is_refused(make_geotiff, tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    path = make_geotiff("full.tif", rng.integers(0, 255, (3, 256, 256), dtype=np.uint8))
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="truncated.tif: cannot read pixels .* truncated"):
+        imagery = open_imagery(truncated)
+        imagery.read(imagery.bounds, 256)
+
+
+def test_not_a_raster_and_missing_file(tmp_path) -> None:
+    junk = tmp_path / "junk.tif"
+    junk.write_text("not a tiff")
+    with pytest.raises(InputError, match="cannot be opened as a raster"):
+        open_imagery(junk)
+    with pytest.raises(InputError, match="does not exist"):
+        open_imagery(tmp_path / "absent.tif")
+
+
+def test_pickled_reader_reopens(make_geotiff, gradient, grid_bounds) -> None:
+    imagery = open_imagery(make_geotiff("p.tif", gradient))
+    bounds = grid_bounds(0, 0, 16, 16)
+    before = imagery.read(bounds, 16)
+    clone = pickle.loads(pickle.dumps(imagery))
+    np.testing.assert_array_equal(clone.read(bounds, 16).rgb, before.rgb)
+    imagery.close()
+    np.testing.assert_array_equal(imagery.read(bounds, 16).rgb, before.rgb)
