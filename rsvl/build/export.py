@@ -1,0 +1,125 @@
+"""Write a built dataset's records as WebDataset shards, Parquet splits and a footprint index.
+
+All three are derived from ``records.jsonl`` and the chip files, in record order, so they are
+pure functions of the records: a resumed build rewrites them identically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from shapely.geometry import box
+
+from rsvl.data.atomic import atomic_open
+from rsvl.data.records import SPLITS, Record
+from rsvl.data.shards import ShardWriter
+from rsvl.imagery.geo import WGS84, footprint_to_crs
+
+PARQUET_BATCH = 256
+
+
+def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) -> int:
+    """Write ``root/shards/{00000..}.tar`` + ``sizes.json`` from the records, in order.
+
+    Args:
+        root: The dataset root (chip paths in the records are relative to it).
+        records: The records, in the order they go into the shards.
+        shard_size: Samples per shard.
+
+    Returns:
+        The number of shards written.
+    """
+    shard_dir = root / "shards"
+    # Old shards may outnumber new ones (a rebuild with fewer records): start clean.
+    shutil.rmtree(shard_dir, ignore_errors=True)
+    with ShardWriter(shard_dir, max_samples=shard_size) as writer:
+        for record in records:
+            ext = Path(record.image).suffix.lstrip(".")
+            writer.write(record, (root / record.image).read_bytes(), ext)
+    return writer.index
+
+
+def parquet_features():  # type: ignore[no-untyped-def]
+    """The Hugging Face ``datasets`` schema of the Parquet copy (``image`` is an Image)."""
+    from datasets import Features, Image, Sequence, Value
+
+    return Features({
+        "key": Value("string"),
+        "image": Image(),
+        "caption": Value("string"),
+        "captions": Sequence(Value("string")),
+        "split": Value("string"),
+        "source": Value("string"),
+        "licence": Value("string"),
+        "osm_ids": Sequence(Value("string")),
+        "tags": Value("string"),
+        "footprint": Sequence(Value("float64")),
+        "crs": Value("string"),
+        "gsd_m": Value("float64"),
+    })
+
+
+def _parquet_rows(root: Path, records: Iterable[Record]) -> Iterator[dict[str, object]]:
+    for record in records:
+        yield {
+            "key": record.key,
+            "image": {"bytes": (root / record.image).read_bytes(), "path": record.image},
+            "caption": record.captions[0],
+            "captions": record.captions,
+            "split": record.split,
+            "source": record.source,
+            "licence": record.licence,
+            "osm_ids": record.osm_ids,
+            "tags": json.dumps(record.tags, ensure_ascii=False, sort_keys=True),
+            "footprint": record.footprint,
+            "crs": record.crs,
+            "gsd_m": record.gsd_m,
+        }
+
+
+def write_parquet(root: Path, records: Sequence[Record]) -> dict[str, int]:
+    """Write ``root/parquet/{train,val,test}.parquet`` with images embedded as bytes.
+
+    ``datasets.load_dataset("parquet", data_files=...)`` reads them with an ``Image`` feature
+    (the schema travels in the file's metadata).
+
+    Returns:
+        Rows per split.
+    """
+    schema = parquet_features().arrow_schema
+    counts = {}
+    for split in SPLITS:
+        chosen = [r for r in records if r.split == split]
+        counts[split] = len(chosen)
+        with atomic_open(root / "parquet" / f"{split}.parquet", "wb") as handle:
+            with pq.ParquetWriter(handle, schema) as writer:
+                # Batches bound the memory held by embedded image bytes.
+                for start in range(0, len(chosen), PARQUET_BATCH):
+                    rows = list(_parquet_rows(root, chosen[start:start + PARQUET_BATCH]))
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    return counts
+
+
+def write_footprints(root: Path, records: Sequence[Record]) -> None:
+    """Write ``root/footprints.parquet``: a GeoParquet index of chip footprints in EPSG:4326."""
+    records = [r for r in records if r.footprint is not None]
+    geometries = [footprint_to_crs(box(*r.footprint), str(r.crs), WGS84) for r in records]
+    frame = gpd.GeoDataFrame(
+        {
+            "key": [r.key for r in records],
+            "image": [r.image for r in records],
+            "split": [r.split for r in records],
+            "gsd_m": [r.gsd_m for r in records],
+            "crs": [r.crs for r in records],
+        },
+        geometry=geometries,
+        crs=WGS84,
+    )
+    with atomic_open(root / "footprints.parquet", "wb") as handle:
+        frame.to_parquet(handle, index=False)
