@@ -82,6 +82,11 @@ def footprint_to_crs(geometry: BaseGeometry | dict[str, Any], src_crs: str,
     return shapely.transform(geom, _project)
 
 
+@lru_cache(maxsize=64)
+def _is_geographic(crs: str) -> bool:
+    return bool(CRS.from_user_input(crs).is_geographic)
+
+
 def metres_per_unit(crs: str, x: float, y: float) -> tuple[float, float]:
     """Ground metres covered by one CRS unit along x and along y at ``(x, y)``.
 
@@ -93,7 +98,7 @@ def metres_per_unit(crs: str, x: float, y: float) -> tuple[float, float]:
         x: Easting (or longitude) of the place.
         y: Northing (or latitude) of the place.
     """
-    step = 1e-6 if CRS.from_user_input(crs).is_geographic else 1.0
+    step = 1e-6 if _is_geographic(str(crs)) else 1.0
     to_lonlat = _transformer(str(crs), WGS84)
     lon, lat = to_lonlat.transform([x, x + step, x], [y, y, y + step])
     _, _, dx = _GEOD.inv(lon[0], lat[0], lon[1], lat[1])

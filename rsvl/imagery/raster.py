@@ -72,9 +72,11 @@ class RasterImagery(Imagery):
         self.gsd_m = ground_sample_distance(self.crs, self.bounds, dataset.width, dataset.height)
         self._colour_bands = [i + 1 for i, interp in enumerate(dataset.colorinterp)
                               if interp != ColorInterp.alpha] or [1]
-        # Reading masks costs a second read; skip it where every pixel is valid by definition.
-        self._all_valid = all(flags == [MaskFlags.all_valid]
-                              for flags in dataset.mask_flag_enums)
+        # Reading masks costs a second read; skip it where every pixel is valid by definition,
+        # and read one band's mask where all bands share the dataset's mask (alpha, mask band).
+        flags = dataset.mask_flag_enums
+        self._all_valid = all(f == [MaskFlags.all_valid] for f in flags)
+        self._shared_mask = all(MaskFlags.per_dataset in f for f in flags)
         self._floating = any(np.dtype(t).kind == "f" for t in dataset.dtypes)
         self.stretch_rule = self._stretch_rule(stretch, percentiles)
 
@@ -130,8 +132,10 @@ class RasterImagery(Imagery):
                                    out_shape=out_shape, resampling=Resampling[resampling])
             inside = np.ones(out_shape[1:], dtype=bool)
             if not self._all_valid:
-                masks = self._guarded(dataset.read_masks, indexes=list(chosen), window=src,
-                                      out_shape=out_shape, resampling=Resampling.nearest)
+                mask_bands = list(chosen[:1] if self._shared_mask else chosen)
+                masks = self._guarded(dataset.read_masks, indexes=mask_bands, window=src,
+                                      out_shape=(len(mask_bands), *out_shape[1:]),
+                                      resampling=Resampling.nearest)
                 inside = masks.min(axis=0) > 0
             if self._floating:
                 inside &= np.isfinite(pixels).all(axis=0)
@@ -139,7 +143,8 @@ class RasterImagery(Imagery):
                 pixels = apply_rule(pixels, self.stretch_rule, chosen)
             rgb[r0:r1, c0:c1] = np.moveaxis(pixels.astype(np.uint8, copy=False), 0, -1)
             valid[r0:r1, c0:c1] = inside
-            rgb[~valid] = 0
+            if not inside.all():
+                rgb[~valid] = 0
         return Chip(rgb=rgb, valid=valid, bounds=tuple(bounds),  # type: ignore[arg-type]
                     crs=self.crs, gsd_m=ground_sample_distance(self.crs, bounds, width, height),
                     stretch=None if self.stretch_rule is None
