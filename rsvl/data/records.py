@@ -18,6 +18,7 @@ from rsvl.data.atomic import atomic_open
 from rsvl.errors import InputError
 
 SPLITS = ("train", "val", "test")
+RECORDS_FILE = "records.jsonl"
 OSM_ATTRIBUTION = "(c) OpenStreetMap contributors, ODbL-1.0"
 # WebDataset splits a member name at its first dot, so keys must not contain one.
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
