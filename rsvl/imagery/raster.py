@@ -42,8 +42,11 @@ def _open_dataset(source: str) -> Any:
         dataset.close()
         raise InputError(f"{source} has no CRS; assign one with gdal_edit.py -a_srs EPSG:XXXX "
                          f"{source}")
-    # Rotated or sheared rasters are read through a north-up warped view of themselves.
-    return dataset if dataset.transform.is_rectilinear else WarpedVRT(dataset)
+    # Rotated or sheared rasters are read through a north-up warped view of themselves, with
+    # an alpha band (band count + 1) marking the corners the rotation leaves empty.
+    if dataset.transform.is_rectilinear:
+        return dataset
+    return WarpedVRT(dataset, add_alpha=ColorInterp.alpha not in dataset.colorinterp)
 
 
 class RasterImagery(Imagery):

@@ -63,18 +63,23 @@ class TileFolderImagery(TilePyramid):
         else:
             self.root = folder
         self.scheme = self._detect_scheme(scheme)
-        # Extension per zoom (the first one found); rows are kept in XYZ order.
+        # Extension per zoom (the first one found); rows are kept in XYZ order. Only the
+        # finest zoom is listed in full (it gives the bounds): pyramids can hold millions of tiles.
         self._extensions: dict[int, str] = {}
         extent: tuple[tuple[int, int], tuple[int, int]] | None = None
-        for zoom, level in levels:
-            columns = [(x, _tiles_in_column(path)) for x, path in _numeric_dirs(level)]
-            columns = [(x, tiles) for x, tiles in columns if tiles]
-            if not columns:
+        for zoom, level in reversed(levels):
+            columns = ((x, _tiles_in_column(path)) for x, path in _numeric_dirs(level))
+            if extent is not None:
+                first = next((tiles[0][1] for _, tiles in columns if tiles), None)
+                if first is not None:
+                    self._extensions[zoom] = first
                 continue
-            self._extensions[zoom] = columns[0][1][0][1]
-            rows = [self._xyz_row(zoom, y) for _, tiles in columns for y, _ in tiles]
-            extent = ((columns[0][0], columns[-1][0]), (min(rows), max(rows)))
-            sample = (zoom, columns[0][0], self._xyz_row(zoom, columns[0][1][0][0]))
+            found = [(x, tiles) for x, tiles in columns if tiles]
+            if found:
+                self._extensions[zoom] = found[0][1][0][1]
+                rows = [self._xyz_row(zoom, y) for _, tiles in found for y, _ in tiles]
+                extent = ((found[0][0], found[-1][0]), (min(rows), max(rows)))
+                sample = (zoom, found[0][0], self._xyz_row(zoom, found[0][1][0][0]))
         if extent is None:
             if _has_files(folder):
                 raise InputError(f"{source}: unknown tile scheme: expected a pyramid of "

@@ -163,3 +163,18 @@ def test_pickled_reader_reopens(make_geotiff, gradient, grid_bounds) -> None:
     np.testing.assert_array_equal(clone.read(bounds, 16).rgb, before.rgb)
     imagery.close()
     np.testing.assert_array_equal(imagery.read(bounds, 16).rgb, before.rgb)
+
+
+def test_rotated_raster_is_read_north_up(make_geotiff, gradient) -> None:
+    from affine import Affine
+
+    rotated = Affine.translation(500000, 4000000) * Affine.rotation(30) * Affine.scale(10, -10)
+    imagery = open_imagery(make_geotiff("rotated.tif", gradient, transform=rotated))
+    minx, miny, maxx, maxy = imagery.bounds
+    assert imagery.band_count == 4  # the warped view's alpha band
+    # A 1280 m square turned 30 degrees spans 1280 (cos 30 + sin 30) = 1748 m north-up.
+    assert maxx - minx == pytest.approx(1280 * (math.cos(math.pi / 6) + 0.5), rel=0.01)
+    chip = imagery.read(imagery.bounds, 64)
+    # The turned square fills 1 / (cos 30 + sin 30)^2 = 54 % of its north-up box.
+    assert chip.valid_fraction == pytest.approx(0.536, abs=0.05)
+    assert not chip.valid[0, 0] and chip.valid[32, 32]
