@@ -1,0 +1,82 @@
+"""Seeded captions from the template data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rsvl.captions import get_template_set, list_template_sets, make_captions
+from rsvl.captions.templates import context_phrase
+from rsvl.errors import ConfigError
+
+HOUSE = {"building": "house", "roof:shape": "gabled", "name": "Casa"}
+CONTEXT = [
+    {"building": "house"},
+    {"amenity": "parking"},
+    {"building": "house"},
+    {"name": "nothing groundable"},
+    {"highway": "track", "surface": "unpaved"},
+    {"building": "house"},
+    {"landuse": "farmland"},
+]
+
+
+def test_context_phrase_counts_in_first_seen_order_and_caps() -> None:
+    assert context_phrase(CONTEXT, 3) == "three houses, a parking lot and an unpaved track"
+    assert context_phrase(CONTEXT, 1) == "three houses"
+    assert context_phrase([{"name": "x"}], 3) is None
+
+
+def test_first_caption_is_plain_skyscript_and_second_names_the_context() -> None:
+    captions = make_captions(HOUSE, CONTEXT, seed="chip-1", n=3)
+    assert len(captions) == 3 == len(set(captions))
+    assert captions[0] == "a satellite image of house with gabled roof"
+    assert "three houses, a parking lot and an unpaved track" in captions[1]
+    templates = get_template_set("skyscript")
+    possible = {
+        template.format(
+            focus="house with gabled roof",
+            context="three houses, a parking lot and an unpaved track",
+        )
+        for template in templates.with_context
+    }
+    assert captions[1] in possible
+
+
+def test_seeded_and_deterministic() -> None:
+    first = make_captions(HOUSE, CONTEXT, seed=7, n=5)
+    assert make_captions(HOUSE, CONTEXT, seed=7, n=5) == first
+    others = {tuple(make_captions(HOUSE, CONTEXT, seed=seed, n=5)) for seed in range(20)}
+    assert len(others) > 1  # the seed matters
+
+
+def test_without_context_only_focus_variants() -> None:
+    captions = make_captions({"natural": "beach", "surface": "sand"}, [], seed=0, n=10)
+    assert captions[0] == "a satellite image of sandy beach"
+    assert len(captions) == 1 + len(get_template_set("skyscript").focus_only)
+    assert all("sandy beach" in caption for caption in captions)
+
+
+def test_nothing_groundable_gives_no_captions() -> None:
+    assert make_captions({"name": "x", "source": "y"}, CONTEXT, seed=0) == []
+
+
+def test_template_registry() -> None:
+    assert "skyscript" in list_template_sets()
+    with pytest.raises(ConfigError, match="unknown caption template set 'nope'"):
+        make_captions(HOUSE, [], seed=0, template_set="nope")
+
+
+def test_sintra_captions(shared_data: Path) -> None:
+    from rsvl.osm import read_features
+
+    features = read_features(shared_data / "sintra" / "osm_features.geojson")
+    features = features.to_crs("EPSG:3763").set_index("osm_id")  # metres, Portugal
+    beach = features.loc["way/200222070"]
+    nearest_first = features.geometry.distance(beach.geometry).drop(beach.name).sort_values()
+    context = [features.loc[osm_id, "tags"] for osm_id in nearest_first.index]
+    captions = make_captions(beach["tags"], context, seed="way/200222070")
+    assert captions[0] == "a satellite image of sandy beach"
+    # Nearest: the coastline, the beach steps and two cliff pieces (capped at three phrases).
+    assert "sandy beach" in captions[1] and "coastline, steps and two cliffs" in captions[1]
