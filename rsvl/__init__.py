@@ -15,7 +15,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 # Public name -> module that defines it; resolved on first attribute access (PEP 562).
-_LAZY_EXPORTS: dict[str, str] = {}
+_LAZY_EXPORTS: dict[str, str] = {
+    "load_model": "rsvl.api",
+    "ImageIndex": "rsvl.api",
+}
 
 
 def __getattr__(name: str) -> Any:
