@@ -7,17 +7,16 @@ remote-sensing variants. The same seed always gives the same captions.
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from rsvl.captions.text import counted, join_list
 from rsvl.errors import ConfigError
+from rsvl.osm.datafiles import load_data
 from rsvl.osm.tags import describe
 
 DEFAULT_TEMPLATE_SET = "skyscript"
@@ -36,7 +35,6 @@ class TemplateSet:
 
 @cache
 def _template_sets() -> dict[str, TemplateSet]:
-    text = resources.files("rsvl.captions").joinpath("templates.json").read_text(encoding="utf-8")
     return {
         name: TemplateSet(
             name,
@@ -45,8 +43,7 @@ def _template_sets() -> dict[str, TemplateSet]:
             tuple(entry["with_context"]),
             entry["max_context"],
         )
-        for name, entry in json.loads(text).items()
-        if not name.startswith("_")
+        for name, entry in load_data("rsvl.captions", "templates.json").items()
     }
 
 

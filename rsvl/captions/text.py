@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 from typing import Any
 
+from rsvl.osm.datafiles import load_data
 from rsvl.osm.tags import number_word
 
 _WITH = " with "
@@ -15,8 +14,7 @@ _WITH = " with "
 
 @cache
 def _words() -> dict[str, Any]:
-    text = resources.files("rsvl.captions").joinpath("words.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return load_data("rsvl.captions", "words.json")
 
 
 def _split_head(phrase: str) -> tuple[str, str]:

@@ -7,17 +7,17 @@ make a roundabout or a fence a polygon.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
+
+from rsvl.osm.datafiles import load_data
 
 
 @cache
 def area_keys() -> dict[str, frozenset[str]]:
     """Area keys mapped to the values that keep a closed way linear."""
-    raw = json.loads(resources.files("rsvl.osm").joinpath("data/area_keys.json").read_text())
-    return {key: frozenset(values) for key, values in raw.items() if not key.startswith("_")}
+    raw = load_data("rsvl.osm", "data/area_keys.json")
+    return {key: frozenset(values) for key, values in raw.items()}
 
 
 def is_area(tags: Mapping[str, str]) -> bool:

@@ -10,14 +10,14 @@ metadata, hours, and tags that hide a feature such as ``tunnel=yes``), ``feature
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from rsvl.osm.datafiles import load_data
 
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 # Fallbacks phrase only values that are words: "9.0" or "#ff0000" are not phrases.
@@ -28,8 +28,7 @@ NEGATED = "value no"
 
 
 def _load(name: str) -> dict[str, Any]:
-    text = resources.files("rsvl.osm").joinpath(f"data/{name}").read_text(encoding="utf-8")
-    return {key: value for key, value in json.loads(text).items() if not key.startswith("_")}
+    return load_data("rsvl.osm", f"data/{name}")
 
 
 @dataclass(frozen=True)
