@@ -18,7 +18,7 @@ def make_scene(seed: int, size: int = 96) -> Image.Image:
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def scene() -> Callable[..., Image.Image]:
     """:func:`make_scene`, as a fixture."""
     return make_scene

@@ -1,0 +1,147 @@
+"""Mixtures: resolve datasets to shards and weights, sample deterministically, skip removals."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from rsvl.data.importers import import_dataset
+from rsvl.data.mixtures import iter_mixture, load_mixture
+from rsvl.errors import ConfigError, InputError
+
+
+def folder_dataset(root: Path, counts: dict[str, int], seed: int, scene) -> None:
+    """A class-folder dataset imported with ``counts`` images per split (split folders)."""
+    for split, count in counts.items():
+        folder = root / "src" / split / "forest"
+        folder.mkdir(parents=True)
+        for index in range(count):
+            scene(seed + index, size=48).save(folder / f"{index}.jpg")
+    import_dataset("folder", root / "src", root, name=root.name, licence="CC0", shard_size=2)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory, scene) -> Path:
+    base = tmp_path_factory.mktemp("mix")
+    folder_dataset(base / "osm", {"train": 6, "test": 2}, seed=0, scene=scene)
+    folder_dataset(base / "rsicd", {"train": 3, "val": 2}, seed=50, scene=scene)
+    removed = {"removed": {"train_forest_0": {"match_key": "x", "method": "exact"}}}
+    (base / "osm" / "removed.json").write_text(json.dumps(removed))
+    return base
+
+
+def write_mixture(base: Path, entries: list, name: str = "mix.json") -> Path:
+    path = base / name
+    path.write_text(json.dumps({"name": "demo", "datasets": entries}))
+    return path
+
+
+def test_mixture_resolves_shards_weights_splits_and_removals(datasets):
+    mixture = load_mixture(write_mixture(datasets, [
+        {"path": "osm", "weight": 3},
+        {"path": "rsicd", "weight": 1, "splits": ["train", "val"], "name": "RSICD"},
+    ]))
+    osm, rsicd = mixture.sources
+    assert mixture.name == "demo"
+    assert (osm.name, rsicd.name) == ("osm", "RSICD")
+    assert [p.name for p in osm.shards] == ["00000.tar", "00001.tar", "00002.tar", "00003.tar"]
+    assert all(p.parent == datasets / "osm" / "shards" for p in osm.shards)
+    assert (osm.probability, rsicd.probability) == (0.75, 0.25)
+    assert osm.excluded == {"train_forest_0"}
+    assert (osm.num_samples, rsicd.num_samples, mixture.num_samples) == (5, 5, 10)
+    assert osm.accepts({"key": "train_forest_1", "split": "train"})
+    assert not osm.accepts({"key": "train_forest_0", "split": "train"})
+    assert not osm.accepts({"key": "test_forest_0", "split": "test"})
+
+
+def test_sampling_is_deterministic_weighted_and_filtered(datasets):
+    mixture = load_mixture(write_mixture(datasets, [
+        {"path": "osm", "weight": 3}, {"path": "rsicd", "weight": 1},
+    ]))
+    first = [s.record["source"] + "/" + s.key for s in islice(iter_mixture(mixture, seed=7), 400)]
+    again = [s.record["source"] + "/" + s.key for s in islice(iter_mixture(mixture, seed=7), 400)]
+    other = [s.record["source"] + "/" + s.key for s in islice(iter_mixture(mixture, seed=8), 400)]
+    assert first == again and first != other
+    per_source = Counter(item.split("/")[0] for item in first)
+    assert 0.68 < per_source["osm"] / 400 < 0.82
+    seen = set(first)
+    assert "osm/train_forest_0" not in seen  # removed by de-duplication
+    assert not any("test_" in item or "val_" in item for item in seen)  # train split only
+    assert {f"osm/train_forest_{i}" for i in range(1, 6)} <= seen
+
+
+def test_ranks_see_disjoint_samples(datasets):
+    mixture = load_mixture(write_mixture(datasets, [{"path": "osm"}]))
+    ranks = [{s.key for s in islice(iter_mixture(mixture, rank=r, world_size=2), 2)}
+             for r in (0, 1)]
+    assert not ranks[0] & ranks[1]
+    with pytest.raises(ConfigError, match="rank 2 is outside 0..1"):
+        next(iter_mixture(mixture, rank=2, world_size=2))
+
+
+@pytest.mark.parametrize(("content", "error", "message"), [
+    ('{"datasets": [', InputError, r"mix.json: malformed JSON at line 1"),
+    ('{"datasets": []}', ConfigError, r"non-empty 'datasets' list"),
+    ('{"datasets": [{"weight": 1}]}', ConfigError, r"datasets\[0\]: each dataset needs a 'path'"),
+    ('{"datasets": [{"path": "osm", "weight": 0}]}', ConfigError, r"weight must be a positive"),
+    ('{"datasets": [{"path": "osm", "splits": ["dev"]}]}', ConfigError, r"splits must be"),
+    ('{"datasets": [{"path": "osm", "wieght": 2}]}', ConfigError, r"unknown field 'wieght'"),
+    ('{"datasets": [{"path": "nowhere"}]}', InputError, r"dataset folder not found: .*nowhere"),
+    ('{"datasets": [{"path": "osm", "splits": ["val"]}]}', ConfigError,
+     r"has no samples in splits \['val'\]"),
+])
+def test_bad_mixture_files_are_one_line(datasets, content, error, message):
+    path = datasets / "mix.json"
+    path.write_text(content)
+    with pytest.raises(error, match=message):
+        load_mixture(path)
+
+
+def test_missing_mixture_file(tmp_path):
+    with pytest.raises(InputError, match="mixture file not found"):
+        load_mixture(tmp_path / "absent.json")
+
+
+def test_malformed_removed_list_names_the_file(tmp_path, scene):
+    broken = tmp_path / "broken"
+    folder_dataset(broken, {"train": 1}, seed=90, scene=scene)
+    (broken / "removed.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match=r"broken/removed.json is malformed"):
+        load_mixture(write_mixture(tmp_path, [{"path": "broken"}]))
+
+
+@pytest.mark.slow
+def test_train_a_few_steps_on_a_mixture(datasets):
+    """A tiny CLIP takes three optimiser steps on batches drawn from the mixture."""
+    import torch
+    from open_clip.loss import ClipLoss
+    from PIL import Image
+
+    from rsvl.models import load_clip
+
+    torch.manual_seed(0)
+    loaded = load_clip("rsvl-micro", device="cpu")
+    model = loaded.model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    stream = iter_mixture(load_mixture(write_mixture(datasets, [
+        {"path": "osm", "weight": 2}, {"path": "rsicd", "weight": 1}])), seed=0)
+    losses = []
+    for _ in range(3):
+        batch = list(islice(stream, 4))
+        images = torch.stack([loaded.preprocess_train(Image.open(io.BytesIO(s.image)))
+                              for s in batch])
+        texts = loaded.tokenizer([s.caption for s in batch])
+        image_features, text_features, scale = model(images, texts)[:3]
+        loss = ClipLoss()(image_features, text_features, scale)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
