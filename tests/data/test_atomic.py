@@ -1,0 +1,35 @@
+"""Atomic writes: a file exists complete or not at all."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rsvl.data.atomic import atomic_open, write_json
+
+
+def test_write_json_is_sorted_and_creates_folders(tmp_path):
+    path = tmp_path / "a" / "b.json"
+    write_json(path, {"z": 1, "a": "é"})
+    assert path.read_text(encoding="utf-8") == '{\n  "a": "é",\n  "z": 1\n}\n'
+    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "é", "z": 1}
+
+
+def test_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_open(path, "w") as handle:
+            handle.write("new, half written")
+            raise RuntimeError("boom")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_file_appears_only_when_complete(tmp_path):
+    path = tmp_path / "data.bin"
+    with atomic_open(path, "wb") as handle:
+        handle.write(b"abc")
+        assert not path.exists()
+    assert path.read_bytes() == b"abc"
