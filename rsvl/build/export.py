@@ -45,24 +45,40 @@ def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) 
     return writer.index
 
 
-def parquet_features():  # type: ignore[no-untyped-def]
-    """The Hugging Face ``datasets`` schema of the Parquet copy (``image`` is an Image)."""
-    from datasets import Features, Image, Sequence, Value
+def _value(dtype: str) -> dict[str, str]:
+    return {"dtype": dtype, "_type": "Value"}
 
-    return Features({
-        "key": Value("string"),
-        "image": Image(),
-        "caption": Value("string"),
-        "captions": Sequence(Value("string")),
-        "split": Value("string"),
-        "source": Value("string"),
-        "licence": Value("string"),
-        "osm_ids": Sequence(Value("string")),
-        "tags": Value("string"),
-        "footprint": Sequence(Value("float64")),
-        "crs": Value("string"),
-        "gsd_m": Value("float64"),
-    })
+
+def _strings() -> dict[str, object]:
+    return {"feature": _value("string"), "_type": "Sequence"}
+
+
+# Column -> (Arrow type, Hugging Face feature). The features travel in the file's metadata,
+# the way ``datasets`` writes them, so ``load_dataset("parquet")`` decodes ``image`` as an
+# Image without this module importing ``datasets`` (and torch with it) during a build.
+PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, object]]] = {
+    "key": (pa.string(), _value("string")),
+    "image": (pa.struct([("bytes", pa.binary()), ("path", pa.string())]), {"_type": "Image"}),
+    "caption": (pa.string(), _value("string")),
+    "captions": (pa.list_(pa.string()), _strings()),
+    "split": (pa.string(), _value("string")),
+    "source": (pa.string(), _value("string")),
+    "licence": (pa.string(), _value("string")),
+    "osm_ids": (pa.list_(pa.string()), _strings()),
+    "tags": (pa.string(), _value("string")),
+    "footprint": (pa.list_(pa.float64()), {"feature": _value("float64"), "_type": "Sequence"}),
+    "crs": (pa.string(), _value("string")),
+    "gsd_m": (pa.float64(), _value("float64")),
+}
+
+
+def parquet_schema() -> pa.Schema:
+    """The Arrow schema of the Parquet copy, with the Hugging Face features as metadata."""
+    features = {name: feature for name, (_, feature) in PARQUET_COLUMNS.items()}
+    return pa.schema(
+        [(name, arrow_type) for name, (arrow_type, _) in PARQUET_COLUMNS.items()],
+        metadata={"huggingface": json.dumps({"info": {"features": features}})},
+    )
 
 
 def _parquet_rows(root: Path, records: Iterable[Record]) -> Iterator[dict[str, object]]:
@@ -92,7 +108,7 @@ def write_parquet(root: Path, records: Sequence[Record]) -> dict[str, int]:
     Returns:
         Rows per split.
     """
-    schema = parquet_features().arrow_schema
+    schema = parquet_schema()
     counts = {}
     for split in SPLITS:
         chosen = [r for r in records if r.split == split]
@@ -109,7 +125,7 @@ def write_parquet(root: Path, records: Sequence[Record]) -> dict[str, int]:
 def write_footprints(root: Path, records: Sequence[Record]) -> None:
     """Write ``root/footprints.parquet``: a GeoParquet index of chip footprints in EPSG:4326."""
     records = [r for r in records if r.footprint is not None]
-    geometries = [footprint_to_crs(box(*r.footprint), str(r.crs), WGS84) for r in records]
+    geometries = [footprint_to_crs(box(*(r.footprint or ())), str(r.crs), WGS84) for r in records]
     frame = gpd.GeoDataFrame(
         {
             "key": [r.key for r in records],

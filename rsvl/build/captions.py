@@ -1,0 +1,264 @@
+"""The caption dataset build: OSM features + imagery -> chips, records, shards, Parquet, manifest.
+
+Stages (each resumable):
+
+1. read the features around the imagery, clean their tags, pick the focus objects;
+2. per spatial partition, in a process pool: frame, check, read, caption and write each chip
+   (``OUT/.partitions/p00003.jsonl`` marks a partition complete);
+3. in one process, in key order: remove near-duplicates, optionally keep the top CLIP scores;
+4. write ``records.jsonl``, WebDataset shards, Parquet splits, the footprint index and the
+   manifest, all derived from the kept records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from rsvl.build.chips import OUTSIDE_IMAGERY, ChipRule
+from rsvl.build.export import write_footprints, write_parquet, write_shards
+from rsvl.build.filters import keep_top_fraction, remove_near_duplicates
+from rsvl.build.focus import FocusFeatures, load_focus_features
+from rsvl.build.manifest import describe_inputs, write_manifest
+from rsvl.build.partitions import (
+    partition_of,
+    plan_partitions,
+    read_result,
+    result_path,
+    run_partitions,
+)
+from rsvl.build.samples import PartitionTask, SampleSettings, make_partition
+from rsvl.build.splits import check_fractions
+from rsvl.data.atomic import write_json
+from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
+from rsvl.errors import ConfigError
+from rsvl.imagery import open_imagery
+from rsvl.imagery.base import Imagery
+from rsvl.imagery.geo import metres_per_unit
+
+PARTITIONS_DIR = ".partitions"
+RECORDS_FILE = "records.jsonl"
+
+
+@dataclass(frozen=True)
+class CaptionBuildConfig:
+    """Configuration of a caption dataset build.
+
+    Attributes:
+        osm: OSM source (``.osm``, ``.osm.bz2``, ``.osm.pbf``, GeoJSON, GeoParquet).
+        imagery: Imagery source (GeoTIFF/COG/VRT, tile folder, MBTiles).
+        out: Output dataset root.
+        source: Name of the source: records' ``source`` and key prefix.
+        licence: Imagery licence (recorded in every record with the OSM attribution).
+        rule: Chip framing and rejection thresholds.
+        captions_per_chip: Captions per chip.
+        seed: Seed of captions and split cells.
+        split_cell_m: Side of a split grid cell, in Web Mercator metres.
+        split_fractions: Train/val/test fractions.
+        max_iou: Footprint IoU above which a chip is a near-duplicate of a kept one.
+        partition_px: Partition side in native imagery pixels.
+        workers: Worker processes (output does not depend on it).
+        shard_size: Samples per WebDataset shard.
+        bands: 1-based source bands for RGB (``None``: the reader's default).
+        read_options: Extra keyword arguments for ``rsvl.osm.read_features``.
+        clip_filter: Model spec for the CLIP-score filter (``None``: no filter).
+        keep_top: Fraction of pairs the CLIP-score filter keeps.
+    """
+
+    osm: str
+    imagery: str
+    out: str
+    source: str = "osm"
+    licence: str = "unknown"
+    rule: ChipRule = field(default_factory=ChipRule)
+    captions_per_chip: int = 3
+    seed: int = 0
+    split_cell_m: float = 500.0
+    split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    max_iou: float = 0.7
+    partition_px: int = 4096
+    workers: int = 1
+    shard_size: int = 1000
+    bands: tuple[int, ...] | None = None
+    read_options: dict[str, Any] = field(default_factory=dict)
+    clip_filter: str | None = None
+    keep_top: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON-serialisable values."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass
+class BuildResult:
+    """What a build produced.
+
+    Attributes:
+        root: Dataset root.
+        records: Kept records, in output order.
+        rejected: Rejected focus objects per reason.
+        focus: The prepared features (their vocabulary report included).
+        manifest: The manifest's content.
+    """
+
+    root: Path
+    records: list[Record]
+    rejected: Counter[str]
+    focus: FocusFeatures
+    manifest: dict[str, Any]
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts per split and rejections per reason."""
+        per_split = Counter(r.split for r in self.records)
+        lines = [
+            f"{len(self.records)} chips in {self.root} ("
+            + ", ".join(f"{s} {per_split[s]}" for s in SPLITS) + ")",
+            "rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
+                            or "none"),
+        ]
+        return "\n".join(lines)
+
+
+def native_resolution(imagery: Imagery) -> float:
+    """The imagery's native pixel size in its CRS's units (framing works in those units)."""
+    bounds = imagery.bounds
+    mx, my = metres_per_unit(imagery.crs, (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+    return imagery.gsd_m / ((mx + my) / 2)
+
+
+def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSettings:
+    if config.captions_per_chip < 1:
+        raise ConfigError(f"captions per chip must be at least 1, got {config.captions_per_chip}")
+    return SampleSettings(
+        source=config.source,
+        licence=f"imagery: {imagery.licence}; OSM: {OSM_ATTRIBUTION}",
+        rule=config.rule,
+        native_res=native_resolution(imagery),
+        captions_per_chip=config.captions_per_chip,
+        seed=config.seed,
+        split_cell=config.split_cell_m,
+        split_fractions=check_fractions(config.split_fractions),
+        bands=config.bands,
+    )
+
+
+def _check_resumable(folder: Path, config: CaptionBuildConfig) -> None:
+    """Refuse to mix partitions made with another configuration into this build."""
+    identity = {k: v for k, v in config.to_dict().items()
+                if k not in ("out", "workers", "shard_size")}
+    marker = folder / "config.json"
+    if marker.is_file():
+        previous = json.loads(marker.read_text())
+        changed = sorted(k for k in identity.keys() | previous.keys()
+                         if identity.get(k) != previous.get(k))
+        if changed:
+            raise ConfigError(
+                f"{folder.parent} holds a build made with different settings ({', '.join(changed)}"
+                f"); use another --out or delete {folder} to rebuild"
+            )
+    else:
+        write_json(marker, identity)
+
+
+def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeatures,
+               settings: SampleSettings) -> dict[Path, PartitionTask]:
+    """One task per partition holding focus objects, with the features around it."""
+    root = Path(config.out)
+    folder = root / PARTITIONS_DIR
+    tile_size = config.partition_px * settings.native_res
+    partitions = plan_partitions(imagery.bounds, tile_size)
+    frame = focus.frame[focus.frame["phrase"].notna()]
+    wkb = shapely.to_wkb(frame.geometry.values)
+    rows = list(zip(frame["osm_id"], frame["tags"], wkb, strict=True))
+    tasks: dict[int, PartitionTask] = {}
+    for row, bounds in zip(rows, frame.geometry.bounds.itertuples(index=False), strict=True):
+        centre = ((bounds.minx + bounds.maxx) / 2, (bounds.miny + bounds.maxy) / 2)
+        index = partition_of(centre, imagery.bounds, tile_size)
+        if index not in tasks:
+            result = result_path(folder, partitions[index])
+            tasks[index] = PartitionTask(result, root, imagery, settings)
+        tasks[index].focus.append(row)
+    # A chip is centred on its object and at most max_gsd_factor * chip_size native pixels
+    # wide, so the features it can contain lie within that reach of its partition.
+    reach = config.rule.max_gsd_factor * settings.native_res * config.rule.chip_size / 2
+    tree = shapely.STRtree(frame.geometry.values)
+    for index, task in tasks.items():
+        minx, miny, maxx, maxy = partitions[index].bounds
+        near = tree.query(shapely.box(minx - reach, miny - reach, maxx + reach, maxy + reach))
+        task.context = [rows[i] for i in sorted(near.tolist())]
+    return {task.result: task for _, task in sorted(tasks.items())}
+
+
+def gather(tasks: dict[Path, PartitionTask]) -> tuple[list[Record], Counter[str]]:
+    """Read the partitions' results: candidate records sorted by key, rejections per reason."""
+    records: list[Record] = []
+    rejected: Counter[str] = Counter()
+    for path in tasks:
+        for row in read_result(path):
+            if "record" in row:
+                records.append(Record.from_dict(row["record"]))
+            else:
+                rejected[row["rejected"]] += 1
+    records.sort(key=lambda r: r.key)
+    return records, rejected
+
+
+def build_captions(config: CaptionBuildConfig, command: list[str] | None = None) -> BuildResult:
+    """Build a caption dataset; a rerun with the same configuration resumes.
+
+    Args:
+        config: What to build and how.
+        command: The command line to record in the manifest (default: ``sys.argv``).
+
+    Returns:
+        The kept records, rejection counts, vocabulary and manifest.
+
+    Raises:
+        InputError: A reader failed, or no OSM feature overlaps the imagery.
+        ConfigError: An invalid setting, or ``out`` holds a build with other settings.
+    """
+    root = Path(config.out)
+    imagery = open_imagery(config.imagery, licence=config.licence)
+    settings = _sample_settings(config, imagery)
+    focus = load_focus_features(config.osm, imagery, config.read_options)
+    _check_resumable(root / PARTITIONS_DIR, config)
+    tasks = plan_tasks(config, imagery, focus, settings)
+    run_partitions(tasks, make_partition, workers=config.workers, description="chips")
+    candidates, rejected = gather(tasks)
+    if focus.outside:
+        rejected[OUTSIDE_IMAGERY] += focus.outside
+    records, dropped = remove_near_duplicates(candidates, config.max_iou)
+    if config.clip_filter:
+        from rsvl.build.clip_filter import clip_scores
+
+        scores = clip_scores(root, records, config.clip_filter)
+        records, clipped = keep_top_fraction(records, scores, config.keep_top)
+        dropped.update(clipped)
+    rejected.update(dropped.values())
+    for candidate in candidates:
+        if candidate.key in dropped:
+            (root / candidate.image).unlink(missing_ok=True)
+    write_records(root / RECORDS_FILE, records)
+    shards = write_shards(root, records, config.shard_size)
+    per_split = write_parquet(root, records)
+    write_footprints(root, records)
+    manifest = write_manifest(
+        root,
+        command=list(command if command is not None else sys.argv),
+        config=config.to_dict(),
+        inputs=describe_inputs({"osm": config.osm, "imagery": config.imagery}),
+        counts={"chips": len(records), "focus_objects": sum(len(t.focus) for t in tasks.values())
+                + focus.outside, **per_split},
+        rejected=rejected,
+        imagery_licence=imagery.licence,
+        extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
+               "tag_vocabulary": focus.vocabulary.to_dict()},
+    )
+    return BuildResult(root, records, rejected, focus, manifest)

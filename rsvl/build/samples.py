@@ -1,0 +1,149 @@
+"""One partition's samples: frame, check, read, caption and write each focus object's chip.
+
+:func:`make_partition` runs in worker processes; its task carries everything it needs (the
+picklable imagery reader, the partition's focus objects and the features around them) and it
+writes one atomic result file listing kept records and rejected objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+from shapely.geometry import box
+
+from rsvl.build.chips import (
+    ChipRejected,
+    ChipRule,
+    check_inside,
+    check_pixels,
+    chip_path,
+    frame_chip,
+    pixel_hash,
+)
+from rsvl.build.focus import sample_key
+from rsvl.build.partitions import write_result
+from rsvl.build.splits import GRID_CRS, STRADDLES, split_of_footprint
+from rsvl.captions import make_captions
+from rsvl.data.atomic import atomic_open
+from rsvl.data.records import Record
+from rsvl.imagery.base import Imagery
+from rsvl.imagery.geo import transform_bounds
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """The per-sample part of a build's configuration (shared by all partitions).
+
+    Attributes:
+        source: Dataset/source name, the records' ``source`` and the keys' prefix.
+        licence: The records' licence (imagery licence + OSM attribution).
+        rule: Chip framing and rejection thresholds.
+        native_res: Imagery pixel size in CRS units.
+        captions_per_chip: Captions written per chip.
+        seed: Seed of captions and split cells.
+        split_cell: Split grid cell side (Web Mercator metres).
+        split_fractions: Train/val/test fractions.
+        bands: 1-based source bands for RGB (``None``: the reader's default).
+    """
+
+    source: str
+    licence: str
+    rule: ChipRule
+    native_res: float
+    captions_per_chip: int
+    seed: int
+    split_cell: float
+    split_fractions: tuple[float, ...]
+    bands: tuple[int, ...] | None = None
+
+
+@dataclass
+class PartitionTask:
+    """Everything one partition's worker needs.
+
+    Attributes:
+        result: The partition's result file (written last, atomically).
+        root: Dataset root (chips go under ``root/chips``).
+        imagery: The imagery reader (pickles without its file handle).
+        settings: Shared sample settings.
+        focus: ``(osm_id, tags, wkb)`` of the partition's focus objects, sorted by osm_id.
+        context: ``(osm_id, tags, wkb)`` of the groundable features that chips may contain.
+    """
+
+    result: Path
+    root: Path
+    imagery: Imagery
+    settings: SampleSettings
+    focus: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    context: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+
+class _Context:
+    """The features around a partition, indexed for chip-box queries."""
+
+    def __init__(self, context: list[tuple[str, dict[str, str], bytes]]):
+        self.osm_ids = [osm_id for osm_id, _, _ in context]
+        self.tags = [tags for _, tags, _ in context]
+        self.geometries = shapely.from_wkb([wkb for _, _, wkb in context])
+        self.tree = shapely.STRtree(self.geometries)
+
+    def around(self, bounds: tuple[float, float, float, float],
+               focus_id: str) -> list[tuple[str, dict[str, str]]]:
+        """Features intersecting the chip other than the focus object, nearest first."""
+        centre = shapely.Point((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
+        hits = self.tree.query(box(*bounds), predicate="intersects").tolist()
+        distances = shapely.distance(self.geometries[hits], centre) if hits else []
+        nearest = sorted(zip(distances, (self.osm_ids[i] for i in hits), hits, strict=True))
+        return [(osm_id, self.tags[i]) for _, osm_id, i in nearest if osm_id != focus_id]
+
+
+def make_sample(task: PartitionTask, context: _Context, osm_id: str, tags: dict[str, str],
+                wkb: bytes) -> dict[str, Any]:
+    """Make one focus object's chip and record; returns the record as a dict.
+
+    Raises:
+        ChipRejected: The object or its chip is unusable (the reason says why).
+    """
+    settings, imagery = task.settings, task.imagery
+    bounds = frame_chip(shapely.from_wkb(wkb).bounds, settings.native_res, settings.rule)
+    check_inside(bounds, imagery.bounds)
+    # The split is decided before reading pixels: straddling chips cost no read.
+    split = split_of_footprint(transform_bounds(bounds, imagery.crs, GRID_CRS),
+                               settings.split_cell, settings.seed, settings.split_fractions)
+    if split is None:
+        raise ChipRejected(STRADDLES)
+    chip = imagery.read(bounds, settings.rule.chip_size, bands=settings.bands)
+    check_pixels(chip.rgb, chip.valid, settings.rule)
+    key = sample_key(settings.source, osm_id)
+    around = context.around(bounds, osm_id)
+    captions = make_captions(tags, [t for _, t in around],
+                             seed=f"{settings.seed}:{key}", n=settings.captions_per_chip)
+    image = chip_path(key, settings.rule.image_format)
+    with atomic_open(task.root / image, "wb") as handle:
+        handle.write(chip.encode(settings.rule.image_format))
+    record = Record(
+        key=key, image=image, captions=captions, split=split, source=settings.source,
+        licence=settings.licence, osm_ids=[osm_id] + [i for i, _ in around], tags=tags,
+        footprint=[float(v) for v in chip.bounds], crs=chip.crs, gsd_m=float(chip.gsd_m),
+        extra={"pixel_sha256": pixel_hash(chip.rgb)},
+    )
+    return record.to_dict()
+
+
+def make_partition(task: PartitionTask) -> None:
+    """Make every sample of one partition and write its result file atomically.
+
+    Each result row is ``{"record": {...}}`` for a kept chip or ``{"osm_id": ..., "rejected":
+    reason}`` for a rejected focus object, in the focus objects' order.
+    """
+    context = _Context(task.context)
+    rows: list[dict[str, Any]] = []
+    for osm_id, tags, wkb in task.focus:
+        try:
+            rows.append({"record": make_sample(task, context, osm_id, tags, wkb)})
+        except ChipRejected as rejection:
+            rows.append({"osm_id": osm_id, "rejected": rejection.reason})
+    write_result(task.result, rows)
