@@ -10,6 +10,7 @@ import json
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pyarrow as pa
@@ -45,18 +46,18 @@ def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) 
     return writer.index
 
 
-def _value(dtype: str) -> dict[str, str]:
+def _value(dtype: str) -> dict[str, Any]:
     return {"dtype": dtype, "_type": "Value"}
 
 
-def _strings() -> dict[str, object]:
+def _strings() -> dict[str, Any]:
     return {"feature": _value("string"), "_type": "Sequence"}
 
 
 # Column -> (Arrow type, Hugging Face feature). The features travel in the file's metadata,
 # the way ``datasets`` writes them, so ``load_dataset("parquet")`` decodes ``image`` as an
 # Image without this module importing ``datasets`` (and torch with it) during a build.
-PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, object]]] = {
+PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, Any]]] = {
     "key": (pa.string(), _value("string")),
     "image": (pa.struct([("bytes", pa.binary()), ("path", pa.string())]), {"_type": "Image"}),
     "caption": (pa.string(), _value("string")),
