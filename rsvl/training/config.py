@@ -1,0 +1,315 @@
+"""Training configuration: dataclasses, loaded from JSON/YAML files plus dotted overrides.
+
+A config file holds sections ``model``, ``data``, ``augment``, ``optim``, ``loss``, ``run`` and
+``eval`` (every key optional; defaults below). Overrides on the command line use dotted keys,
+``--set optim.lr=1e-4 --set run.max_steps=50``. Unknown sections or keys are rejected with one
+line naming the file and the nearest valid key, so a typo never silently trains with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rsvl.errors import ConfigError
+
+
+@dataclass
+class ModelConfig:
+    """Which model to train and which parts of it stay frozen.
+
+    Attributes:
+        spec: A model spec (see :mod:`rsvl.models`): ``rsvl-tiny``, ``ViT-B-32:openai``, a folder...
+        grad_checkpointing: Recompute activations in backward (less memory, ~30% slower).
+        lock_text: Freeze the whole text tower.
+        lock_image_blocks: Freeze the patch embedding and the first N image transformer blocks.
+    """
+
+    spec: str = "rsvl-tiny"
+    grad_checkpointing: bool = False
+    lock_text: bool = False
+    lock_image_blocks: int = 0
+
+
+@dataclass
+class DataConfig:
+    """Where training pairs come from and how they are batched.
+
+    Attributes:
+        train: A shard folder (``sizes.json`` + tars) or a Parquet file (``train.parquet``).
+        source: ``auto`` (by path), ``shards`` or ``parquet``.
+        batch_size: Samples per process per micro-batch.
+        workers: DataLoader worker processes per training process.
+        shuffle_buffer: Samples held in the shuffle buffer of each worker.
+        captions: ``random`` (one of a record's captions per visit) or ``first``.
+    """
+
+    train: str = ""
+    source: str = "auto"
+    batch_size: int = 64
+    workers: int = 0
+    shuffle_buffer: int = 1000
+    captions: str = "random"
+
+
+@dataclass
+class AugmentConfig:
+    """Remote-sensing augmentations (SkyScript: 90-degree rotations, jitter 0.4, crop 0.67-1).
+
+    Attributes:
+        rotate90: Rotate by a random multiple of 90 degrees (overhead imagery has no "up").
+        hflip: Random horizontal flip.
+        vflip: Random vertical flip.
+        color_jitter: Brightness, contrast and saturation strength (0 disables).
+        hue: Hue jitter strength (0 disables).
+        crop_scale: Area range of the random resized crop; ``[1, 1]`` disables cropping.
+    """
+
+    rotate90: bool = True
+    hflip: bool = True
+    vflip: bool = True
+    color_jitter: float = 0.4
+    hue: float = 0.1
+    crop_scale: list[float] = field(default_factory=lambda: [0.67, 1.0])
+
+
+@dataclass
+class OptimConfig:
+    """AdamW, warm-up plus cosine learning rate, clipping, gradient accumulation.
+
+    Attributes:
+        lr: Peak learning rate.
+        min_lr: Learning rate at the end of the cosine.
+        weight_decay: Decay of weight matrices (never of biases, norms, embeddings, logit scale).
+        betas: AdamW betas.
+        eps: AdamW epsilon.
+        warmup_steps: Linear warm-up length in optimizer steps.
+        grad_clip: Max global gradient norm (0 disables).
+        accum_steps: Micro-batches per optimizer step; the contrastive batch spans all of them.
+    """
+
+    lr: float = 5e-4
+    min_lr: float = 0.0
+    weight_decay: float = 0.2
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    eps: float = 1e-6
+    warmup_steps: int = 1000
+    grad_clip: float = 1.0
+    accum_steps: int = 1
+
+
+@dataclass
+class LossConfig:
+    """Symmetric contrastive loss.
+
+    Attributes:
+        local_loss: Each rank scores its own rows against all columns (less memory, same
+            gradients); False scores the full gathered matrix on every rank.
+        max_logit_scale: The learnable temperature's exp is clamped to at most this.
+    """
+
+    local_loss: bool = False
+    max_logit_scale: float = 100.0
+
+
+@dataclass
+class RunConfig:
+    """Length, precision, checkpoints and logging of a run.
+
+    Attributes:
+        out_dir: Run folder (``step_N/`` states, ``log.jsonl``, ``tensorboard/``, ``export/``).
+        epochs: Passes over the training set (an epoch is ``samples // global batch`` steps).
+        max_steps: Stop after this many optimizer steps instead (0: use ``epochs``).
+        seed: Seeds model initialisation, data order and augmentations.
+        mixed_precision: ``no``, ``bf16`` or ``fp16`` (GPU); CPU runs use ``no``.
+        save_every: Save a resumable state every N optimizer steps (0: only at the end).
+        keep_last: How many ``step_N`` states to keep.
+        log_every: Log loss and throughput every N optimizer steps.
+        trackers: Accelerate trackers besides the JSONL log (``tensorboard``, ``wandb``...).
+        log_ranks: Also write ``ranks/rank{R}.jsonl`` with each rank's sample keys and weight
+            hash per step (to verify a distributed run; costs a hash per step).
+        progress: Show a tqdm progress bar on the main process.
+        export: Export the final model to ``out_dir/export``.
+    """
+
+    out_dir: str = "runs/tiny"
+    epochs: int = 1
+    max_steps: int = 0
+    seed: int = 0
+    mixed_precision: str = "no"
+    save_every: int = 0
+    keep_last: int = 2
+    log_every: int = 10
+    trackers: list[str] = field(default_factory=lambda: ["tensorboard"])
+    log_ranks: bool = False
+    progress: bool = True
+    export: bool = True
+
+
+@dataclass
+class EvalConfig:
+    """Optional zero-shot classification during training.
+
+    Attributes:
+        every_steps: Evaluate every N optimizer steps (0 disables).
+        class_folder: A folder with one sub-folder of images per class.
+        templates: Prompt templates; ``{c}`` is replaced by the class name.
+        max_images: Cap on evaluated images (keeps the pause short).
+    """
+
+    every_steps: int = 0
+    class_folder: str = ""
+    templates: list[str] = field(
+        default_factory=lambda: ["a satellite photo of {c}.", "a satellite image of {c}"]
+    )
+    max_images: int = 2000
+
+
+@dataclass
+class TrainConfig:
+    """The whole training configuration (one section per concern)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-serialisable data."""
+        return dataclasses.asdict(self)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "data.source": ("auto", "shards", "parquet"),
+    "data.captions": ("random", "first"),
+    "run.mixed_precision": ("no", "bf16", "fp16"),
+}
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a JSON or YAML config file, apply ``section.key=value`` overrides, validate.
+
+    Args:
+        path: Config file (``.json``, ``.yaml``/``.yml``); None starts from the defaults.
+        overrides: Dotted assignments; values are parsed as JSON when possible
+            (``optim.lr=1e-4``, ``augment.crop_scale=[0.8,1]``), else taken as strings.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: One line naming the file and key for any unknown key or bad value.
+    """
+    origin = str(path) if path is not None else "defaults"
+    payload = _read_file(Path(path)) if path is not None else {}
+    for assignment in overrides:
+        key, sep, raw = assignment.partition("=")
+        if not sep or key.count(".") != 1:
+            raise ConfigError(
+                f"override {assignment!r} is not section.key=value (e.g. optim.lr=1e-4)"
+            )
+        section, name = key.strip().split(".")
+        payload.setdefault(section, {})
+        if not isinstance(payload[section], dict):
+            raise ConfigError(f"{origin}: section {section!r} must be a mapping")
+        payload[section][name] = _parse_value(raw.strip())
+    config = _build(TrainConfig, payload, origin, prefix="")
+    validate(config, origin)
+    return config
+
+
+def validate(config: TrainConfig, origin: str = "config") -> None:
+    """Check values that types alone cannot (choices, ranges); raise one line on failure."""
+    flat = {f"{s}.{k}": v for s, section in config.to_dict().items() for k, v in section.items()}
+    for key, choices in _CHOICES.items():
+        if flat[key] not in choices:
+            raise ConfigError(f"{origin}: {key}={flat[key]!r}; expected one of {list(choices)}")
+    positive = ("data.batch_size", "optim.accum_steps", "run.keep_last", "run.log_every")
+    for key in positive:
+        if flat[key] < 1:
+            raise ConfigError(f"{origin}: {key} must be at least 1, got {flat[key]}")
+    low, high = config.augment.crop_scale if len(config.augment.crop_scale) == 2 else (0, -1)
+    if not 0 < low <= high <= 1:
+        raise ConfigError(
+            f"{origin}: augment.crop_scale must be [low, high] with 0 < low <= high <= 1"
+        )
+    if config.run.epochs < 1 and config.run.max_steps < 1:
+        raise ConfigError(f"{origin}: set run.epochs or run.max_steps to at least 1")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            payload = yaml.safe_load(text) or {}
+        else:
+            payload = json.loads(text)
+    except (json.JSONDecodeError, ValueError) as error:
+        reason = str(error).splitlines()[0]
+        kind = path.suffix.lstrip(".").upper()
+        raise ConfigError(f"{path}: not valid {kind} ({reason})") from None
+    if not isinstance(payload, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return payload
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _build(cls: Any, payload: Any, origin: str, prefix: str) -> Any:
+    """Instantiate dataclass ``cls`` from ``payload``, rejecting unknown keys and bad types."""
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(payload, dict):
+        raise ConfigError(f"{origin}: {where} must be a mapping, got {type(payload).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in payload:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean {prefix}{close[0]}?" if close else f"known: {', '.join(names)}"
+            raise ConfigError(f"{origin}: unknown key {prefix}{key}; {hint}")
+    values = {}
+    for name, value in payload.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, origin, f"{prefix}{name}.")
+        else:
+            values[name] = _coerce(value, kind, origin, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(value: Any, kind: Any, origin: str, key: str) -> Any:
+    """Check ``value`` against annotation ``kind`` (ints are accepted where floats are)."""
+    origin_type = typing.get_origin(kind)
+    if origin_type is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"{origin}: {key} must be a list, got {value!r}")
+        return [_coerce(v, item, origin, key) for v in value]
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{origin}: {key} must be {kind.__name__}, got {value!r}")

@@ -1,0 +1,294 @@
+"""Streaming image-caption batches from WebDataset shards or the Parquet copy.
+
+Data order is a pure function of (seed, epoch, rank, worker), which is what makes resuming
+exact:
+
+- The reading *units* (shards, or Parquet row groups) are permuted by the epoch seed and dealt
+  to the ``world_size * workers`` slots, so no two processes or workers read the same sample.
+  With fewer units than slots every slot reads all units and keeps every ``slots``-th sample.
+- Each slot streams its units through a seeded shuffle buffer; the stream wraps around (with a
+  new order) instead of ending, so every rank always has a full batch and an epoch is a fixed
+  number of steps (``samples // global batch``) on every rank: no rank waits on another.
+- Each worker assembles whole batches; the DataLoader takes them round-robin, so after ``n``
+  batches worker ``w`` produced ``ceil((n - w) / workers)`` of them. A resumed run skips that
+  many samples per worker before any augmentation (images are decoded only to spot corrupt
+  ones), then continues with identical batches.
+- Caption choice and augmentations draw from a generator seeded by (seed, epoch, pass, key).
+
+A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
+batch); a shard that ends early is counted too. A missing shard is an error naming it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import random
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from rsvl.data.shards import list_shards, read_sizes
+from rsvl.errors import ConfigError, InputError
+from rsvl.training.augment import ImageTransform
+
+LOG = logging.getLogger(__name__)
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One independently readable piece of the training set: a shard or a Parquet row group."""
+
+    path: Path
+    row_group: int | None
+    size: int
+
+
+@dataclass
+class RawSample:
+    """Undecoded sample: image bytes and all captions; ``None`` fields mark a corrupt sample."""
+
+    key: str
+    image: bytes | None
+    captions: list[str] | None
+
+
+def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
+    """The reading units of a shard folder or Parquet file, validated up front.
+
+    Raises:
+        InputError: The folder/file is missing, or a shard listed in ``sizes.json`` is missing.
+    """
+    path = Path(train)
+    if not str(train):
+        raise ConfigError("data.train is empty; set it to a shard folder or a .parquet file")
+    kind = source if source != "auto" else ("parquet" if path.suffix == ".parquet" else "shards")
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        if not path.is_file():
+            raise InputError(f"Parquet file not found: {path} (data.train)")
+        metadata = pq.ParquetFile(path).metadata
+        groups = range(metadata.num_row_groups)
+        return [Unit(path, i, metadata.row_group(i).num_rows) for i in groups]
+    if not path.is_dir():
+        raise InputError(f"shard folder not found: {path} (data.train)")
+    sizes = read_sizes(path)
+    return [Unit(shard, None, sizes[shard.name]) for shard in list_shards(path)]
+
+
+def steps_per_epoch(total_samples: int, global_batch: int) -> int:
+    """Optimizer steps in one epoch: full global batches only, at least one."""
+    return max(1, total_samples // global_batch)
+
+
+def worker_skip(consumed_batches: int, worker: int, workers: int) -> int:
+    """Batches worker ``worker`` produced once the DataLoader handed out ``consumed_batches``."""
+    return max(0, math.ceil((consumed_batches - worker) / workers))
+
+
+def read_unit(unit: Unit) -> Iterator[RawSample]:
+    """Raw samples of one unit in stored order; a shard that ends early yields one corrupt mark."""
+    if unit.row_group is None:
+        yield from _read_shard(unit.path)
+    else:
+        yield from _read_row_group(unit.path, unit.row_group)
+
+
+def _read_shard(path: Path) -> Iterator[RawSample]:
+    """WebDataset grouping: consecutive members sharing a key (name up to its first dot)."""
+    if not path.is_file():
+        raise InputError(f"shard not found: {path}")
+    key, members = "", dict[str, bytes]()
+    try:
+        with tarfile.open(path, mode="r|") as tar:
+            for member in tar:
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is None:
+                    continue
+                name_key, _, ext = member.name.rpartition("/")[2].partition(".")
+                if name_key != key and members:
+                    yield _shard_sample(key, members)
+                    members = {}
+                key = name_key
+                members[ext] = handle.read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        LOG.warning("shard %s ends early (%s); the rest of it is skipped", path, error)
+        yield RawSample(f"{path.name}:truncated", None, None)
+        return
+    if members:
+        yield _shard_sample(key, members)
+
+
+def _shard_sample(key: str, members: dict[str, bytes]) -> RawSample:
+    image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
+    captions: list[str] | None = None
+    try:
+        if "json" in members:
+            captions = [str(c) for c in json.loads(members["json"])["captions"]]
+        elif "txt" in members:
+            captions = [members["txt"].decode("utf-8")]
+    except (ValueError, KeyError, TypeError):
+        captions = None
+    return RawSample(key, image, captions or None)
+
+
+def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path).read_row_group(row_group, columns=["key", "image", "captions"])
+    for row in table.to_pylist():
+        image = (row.get("image") or {}).get("bytes")
+        yield RawSample(str(row["key"]), image, list(row["captions"] or []) or None)
+
+
+def decode_image(sample: RawSample) -> Image.Image | None:
+    """The sample's image, fully decoded, or None when the sample is corrupt."""
+    if sample.image is None or not sample.captions:
+        return None
+    try:
+        image = Image.open(io.BytesIO(sample.image))
+        image.load()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return image
+
+
+class ContrastiveStream(torch.utils.data.IterableDataset):
+    """Endless stream of ``{"image", "text", "keys", "corrupt"}`` batches for one rank.
+
+    Args:
+        units: All reading units (every rank passes the same list).
+        rank: This process's index; world_size: number of processes.
+        batch_size: Samples per batch.
+        transform: Image transform (augmenting for training).
+        tokenizer: open_clip tokenizer (list of strings -> token tensor).
+        seed: Run seed; epoch: epoch number (changes order and augmentations).
+        shuffle_buffer: Shuffle buffer size per worker.
+        caption_mode: ``random`` or ``first``.
+        skip_batches: Batches the DataLoader already handed out this epoch (resume).
+    """
+
+    def __init__(
+        self,
+        units: list[Unit],
+        rank: int,
+        world_size: int,
+        batch_size: int,
+        transform: ImageTransform,
+        tokenizer: Callable[[list[str]], torch.Tensor],
+        seed: int,
+        epoch: int,
+        shuffle_buffer: int = 1000,
+        caption_mode: str = "random",
+        skip_batches: int = 0,
+    ) -> None:
+        super().__init__()
+        self.units = units
+        self.rank = rank
+        self.world_size = world_size
+        self.batch_size = batch_size
+        self.transform = transform
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.epoch = epoch
+        self.shuffle_buffer = max(1, shuffle_buffer)
+        self.caption_mode = caption_mode
+        self.skip_batches = skip_batches
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        slot, slots = self.rank * workers + worker, self.world_size * workers
+        mine, whole_units = self._deal(slot, slots)
+        share = sum(u.size for u in mine) // (1 if whole_units else slots)
+        # A buffer larger than the slot's share would mix two passes and repeat samples.
+        buffer = max(1, min(self.shuffle_buffer, share))
+        stream = _shuffled(self._slot_stream(slot, slots), buffer,
+                           random.Random(f"{self.seed}:{self.epoch}:{slot}:buffer"))
+        # Corrupt samples in the skipped part were counted by the run that first met them.
+        to_skip = worker_skip(self.skip_batches, worker, workers) * self.batch_size
+        while to_skip:
+            to_skip -= decode_image(next(stream)[1]) is not None
+        corrupt, hopeless = 0, sum(unit.size for unit in self.units) + 1
+        batch: list[tuple[torch.Tensor, str, str]] = []
+        for pass_index, sample in stream:
+            image = decode_image(sample)
+            if image is None:
+                corrupt += 1
+                if corrupt >= hopeless:
+                    raise InputError(f"no decodable sample in {self.units[0].path.parent}")
+                continue
+            rng = random.Random(f"{self.seed}:{self.epoch}:{pass_index}:{sample.key}")
+            captions = sample.captions or []
+            caption = rng.choice(captions) if self.caption_mode == "random" else captions[0]
+            batch.append((self.transform(image, rng), caption, sample.key))
+            if len(batch) == self.batch_size:
+                yield {
+                    "image": torch.stack([b[0] for b in batch]),
+                    "text": self.tokenizer([b[1] for b in batch]),
+                    "keys": [b[2] for b in batch],
+                    "corrupt": corrupt,
+                }
+                batch, corrupt = [], 0
+
+    def _deal(self, slot: int, slots: int) -> tuple[list[Unit], bool]:
+        """This slot's units for the epoch, and whether it owns them whole (else every
+        ``slots``-th sample of all units)."""
+        if not self.units:
+            raise InputError("the training set has no shards")
+        order = list(self.units)
+        random.Random(f"{self.seed}:{self.epoch}:units").shuffle(order)
+        whole_units = len(order) >= slots
+        return (order[slot::slots] if whole_units else order), whole_units
+
+    def _slot_stream(self, slot: int, slots: int) -> Iterator[tuple[int, RawSample]]:
+        """(pass, sample) forever over this slot's share, dealt once per epoch.
+
+        The deal is fixed for the epoch, so wrapping around never hands a rank another rank's
+        samples; only the order of a slot's own units changes from pass to pass.
+        """
+        mine, whole_units = self._deal(slot, slots)
+        pass_index = 0
+        while True:
+            yielded = 0
+            # Sample-level dealing needs one order shared by all slots.
+            owner = slot if whole_units else "all"
+            random.Random(f"{self.seed}:{self.epoch}:{owner}:{pass_index}").shuffle(mine)
+            position = 0
+            for unit in mine:
+                for sample in read_unit(unit):
+                    if whole_units or position % slots == slot:
+                        yielded += 1
+                        yield pass_index, sample
+                    position += 1
+            if yielded == 0:
+                raise InputError(
+                    f"{self.units[0].path.parent} is too small to give every one of {slots} "
+                    "processes and workers a sample; use fewer data.workers or more data"
+                )
+            pass_index += 1
+
+
+def _shuffled(
+    items: Iterator[tuple[int, RawSample]], size: int, rng: random.Random
+) -> Iterator[tuple[int, RawSample]]:
+    """Reservoir-style shuffle buffer over an endless stream."""
+    buffer: list[tuple[int, RawSample]] = []
+    for item in items:
+        if len(buffer) < size:
+            buffer.append(item)
+            continue
+        index = rng.randrange(size)
+        buffer[index], item = item, buffer[index]
+        yield item
+    rng.shuffle(buffer)
+    yield from buffer

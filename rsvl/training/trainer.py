@@ -1,0 +1,313 @@
+"""The training loop: Accelerate, exact resume, trackers, periodic eval, final export.
+
+One function, :func:`train`, runs unchanged in one process on CPU, on one GPU, and under
+``accelerate launch`` on many GPUs or nodes. The run folder holds:
+
+- ``config.json``: the resolved config (a resumed run must match it);
+- ``step_N/``: ``accelerator.save_state`` + ``trainer_state.json`` (written last, renamed into
+  place, so a folder named ``step_N`` is always complete); the last ``run.keep_last`` are kept;
+- ``log.jsonl`` (JSONL tracker) and ``tensorboard/``; ``ranks/rank{R}.jsonl`` when
+  ``run.log_ranks`` is on;
+- ``export/``: the final model (open_clip config + safetensors + provenance).
+
+Resuming restores weights, optimizer and step from the newest ``step_N``; the data position is
+a pure function of the step (see :mod:`rsvl.training.data`), so a resumed CPU run reproduces the
+uninterrupted run's losses exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.tracking import GeneralTracker
+from accelerate.utils import set_seed
+
+from rsvl.data.atomic import write_json
+from rsvl.errors import ConfigError
+from rsvl.models import export_model, load_clip
+from rsvl.models.loading import weights_sha256
+from rsvl.training.augment import ImageTransform
+from rsvl.training.config import TrainConfig
+from rsvl.training.data import ContrastiveStream, list_units, steps_per_epoch
+from rsvl.training.loss import accumulated_backward, make_loss
+from rsvl.training.optim import (
+    apply_model_options,
+    build_optimizer,
+    clamp_logit_scale,
+    lr_at,
+    set_lr,
+)
+from rsvl.training.zero_shot import class_folder_accuracy
+
+STATE_FILE = "trainer_state.json"
+# Sections that fix the data order and the optimisation: a resumed run must not change them.
+_RESUME_SECTIONS = ("model", "data", "augment", "optim", "loss")
+
+
+class JsonlTracker(GeneralTracker):
+    """Accelerate tracker appending one JSON object per ``log`` call to a file."""
+
+    name = "jsonl"
+    requires_logging_directory = False
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    @property
+    def tracker(self) -> Path:
+        return self.path
+
+    def store_init_configuration(self, values: dict[str, Any]) -> None:
+        self.log({"event": "start", **values})
+
+    def log(self, values: dict[str, Any], step: int | None = None, **kwargs: Any) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"step": step, "time": round(time.time(), 3), **values}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports: final step, logged losses, and where it wrote."""
+
+    step: int
+    losses: dict[int, float] = field(default_factory=dict)
+    out_dir: Path = Path()
+    export_dir: Path | None = None
+    num_processes: int = 1
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest complete ``step_N`` folder of a run, or None."""
+    complete = [
+        p for p in Path(out_dir).glob("step_*")
+        if p.name[5:].isdigit() and (p / STATE_FILE).is_file()
+    ]
+    return max(complete, key=lambda p: int(p.name[5:]), default=None)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train as configured, resuming from the run folder's newest checkpoint if there is one."""
+    run = config.run
+    out_dir = Path(run.out_dir)
+    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or (
+        not torch.cuda.is_available()
+    )
+    accelerator = Accelerator(
+        cpu=use_cpu,
+        mixed_precision=run.mixed_precision,
+        log_with=[JsonlTracker(out_dir / "log.jsonl"), *run.trackers],
+        project_dir=str(out_dir / "tensorboard"),
+    )
+    set_seed(run.seed)
+    loaded = load_clip(config.model.spec, device="cpu")
+    if loaded.arch is None:
+        raise ConfigError(f"model.spec {config.model.spec}: architecture unknown, cannot export")
+    model = loaded.model
+    model.train()
+    apply_model_options(model, config.model)
+
+    units = list_units(config.data.train, config.data.source)
+    world = accelerator.num_processes
+    accum = config.optim.accum_steps
+    global_batch = config.data.batch_size * world * accum
+    epoch_steps = steps_per_epoch(sum(u.size for u in units), global_batch)
+    total_steps = run.max_steps or run.epochs * epoch_steps
+
+    optimizer = build_optimizer(model, config.optim)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    step = _resume(accelerator, config, out_dir)
+    accelerator.init_trackers("rsvl", config=_flat(config, world, epoch_steps, total_steps))
+
+    size = loaded.preprocess_cfg["size"]
+    size = size if isinstance(size, int) else size[0]
+    mean, std = loaded.preprocess_cfg["mean"], loaded.preprocess_cfg["std"]
+    train_transform = ImageTransform(size, mean, std, config.augment)
+    loss_fn = make_loss(accelerator.process_index, world, config.loss.local_loss)
+    unwrapped = accelerator.unwrap_model(model)
+    result = TrainResult(step=step, out_dir=out_dir, num_processes=world)
+    progress = _progress(accelerator, run.progress, total_steps, step)
+    corrupt = 0
+    window_start, window_steps = time.perf_counter(), 0
+
+    def encode(images: torch.Tensor, texts: torch.Tensor) -> tuple[Any, Any, Any]:
+        output = model(images, texts)
+        if isinstance(output, dict):
+            return output["image_features"], output["text_features"], output["logit_scale"]
+        return output[0], output[1], output[2]
+
+    while step < total_steps:
+        epoch, position = divmod(step, epoch_steps)
+        stream = ContrastiveStream(
+            units, accelerator.process_index, world, config.data.batch_size, train_transform,
+            loaded.tokenizer, run.seed, epoch, config.data.shuffle_buffer, config.data.captions,
+            skip_batches=position * accum,
+        )
+        loader = torch.utils.data.DataLoader(
+            stream, batch_size=None, num_workers=config.data.workers,
+            persistent_workers=False, pin_memory=not use_cpu,
+        )
+        batches = iter(loader)
+        for _ in range(position, epoch_steps):
+            if step >= total_steps:
+                break
+            micro = [next(batches) for _ in range(accum)]
+            corrupt += sum(int(b["corrupt"]) for b in micro)
+            lr = lr_at(step, config.optim.lr, config.optim.warmup_steps, total_steps,
+                       config.optim.min_lr)
+            set_lr(optimizer, lr)
+            pairs = [(b["image"].to(accelerator.device), b["text"].to(accelerator.device))
+                     for b in micro]
+            loss = accumulated_backward(
+                encode, pairs, loss_fn, accelerator.backward,
+                no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
+            )
+            if config.optim.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            clamp_logit_scale(unwrapped, config.loss.max_logit_scale)
+            step += 1
+            window_steps += 1
+            result.losses[step] = loss
+            if run.log_ranks:
+                _log_rank(out_dir, accelerator, step, micro, unwrapped)
+            if step % run.log_every == 0 or step == total_steps:
+                elapsed = time.perf_counter() - window_start
+                speed = window_steps * global_batch / max(elapsed, 1e-9)
+                total_corrupt = int(accelerator.reduce(
+                    torch.tensor(corrupt, device=accelerator.device), reduction="sum"))
+                accelerator.log({
+                    "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
+                    "logit_scale": float(unwrapped.logit_scale.detach().exp()),
+                    "corrupt_samples": total_corrupt, "num_processes": world,
+                }, step=step)
+                progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
+                window_start, window_steps = time.perf_counter(), 0
+            progress.update(1)
+            if config.eval.every_steps and step % config.eval.every_steps == 0:
+                _evaluate(accelerator, config, loaded, unwrapped, step)
+            if run.save_every and step % run.save_every == 0 and step < total_steps:
+                save_checkpoint(accelerator, out_dir, step, run.keep_last)
+        del batches, loader
+    progress.close()
+    save_checkpoint(accelerator, out_dir, step, run.keep_last)
+    if run.export and accelerator.is_main_process:
+        result.export_dir = export_model(unwrapped, loaded.arch, out_dir / "export", {
+            "config": config.to_dict(), "steps": step, "parent": str(loaded.spec),
+            "parent_sha256": loaded.checksum, "data": config.data.train,
+        })
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    result.step = step
+    return result
+
+
+def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep_last: int) -> Path:
+    """Save a resumable state as ``step_N`` (complete or absent) and prune old ones."""
+    final = out_dir / f"step_{step}"
+    staging = out_dir / f".step_{step}.partial"
+    if accelerator.is_main_process and staging.exists():
+        shutil.rmtree(staging)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(staging / STATE_FILE, {"step": step})
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        steps = sorted(int(p.name[5:]) for p in out_dir.glob("step_*") if p.name[5:].isdigit())
+        for old in steps[:-keep_last]:
+            shutil.rmtree(out_dir / f"step_{old}", ignore_errors=True)
+        accelerator.print(f"saved {final.name}", flush=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def _resume(accelerator: Accelerator, config: TrainConfig, out_dir: Path) -> int:
+    """Restore the newest checkpoint (checking the config still matches); return its step."""
+    saved_config = out_dir / "config.json"
+    if saved_config.is_file():
+        saved = json.loads(saved_config.read_text())
+        current = config.to_dict()
+        for section in _RESUME_SECTIONS:
+            for key, value in current[section].items():
+                if saved.get(section, {}).get(key) != value:
+                    raise ConfigError(
+                        f"{saved_config}: {section}.{key} was {saved[section].get(key)!r}, now "
+                        f"{value!r}; a run resumes only with the same settings (new run.out_dir?)"
+                    )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(saved_config, config.to_dict())
+    checkpoint = latest_checkpoint(out_dir)
+    if checkpoint is None:
+        return 0
+    accelerator.load_state(str(checkpoint))
+    step = int(json.loads((checkpoint / STATE_FILE).read_text())["step"])
+    accelerator.print(f"resumed from {checkpoint} at step {step}", flush=True)
+    return step
+
+
+def _flat(config: TrainConfig, world: int, epoch_steps: int, total_steps: int) -> dict[str, Any]:
+    """Hyper-parameters as flat scalars (TensorBoard's hparams accept nothing else)."""
+    flat: dict[str, Any] = {
+        f"{section}.{key}": value if isinstance(value, bool | int | float | str) else str(value)
+        for section, values in config.to_dict().items()
+        for key, value in values.items()
+    }
+    flat.update(num_processes=world, steps_per_epoch=epoch_steps, total_steps=total_steps)
+    return flat
+
+
+def _progress(accelerator: Accelerator, enabled: bool, total: int, initial: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step",
+                disable=not (enabled and accelerator.is_local_main_process))
+
+
+def _log_rank(
+    out_dir: Path, accelerator: Accelerator, step: int, micro: list[dict[str, Any]], model: Any
+) -> None:
+    """Per-rank evidence for distributed checks: sample keys and a hash of the weights."""
+    path = out_dir / "ranks" / f"rank{accelerator.process_index}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "step": step, "rank": accelerator.process_index,
+        "num_processes": accelerator.num_processes,
+        "keys": [key for batch in micro for key in batch["keys"]],
+        "weights_sha256": weights_sha256(model),
+    }
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def _evaluate(
+    accelerator: Accelerator, config: TrainConfig, loaded: Any, model: Any, step: int
+) -> None:
+    """The eval hook: zero-shot accuracy on the main process, logged at ``step``."""
+    if accelerator.is_main_process:
+        size = loaded.preprocess_cfg["size"]
+        transform = ImageTransform(
+            size if isinstance(size, int) else size[0],
+            loaded.preprocess_cfg["mean"], loaded.preprocess_cfg["std"],
+        )
+        metrics = class_folder_accuracy(
+            model, loaded.tokenizer, transform, config.eval.class_folder,
+            config.eval.templates, accelerator.device, config.eval.max_images,
+        )
+        accelerator.log(metrics, step=step)
+        accelerator.print(f"step {step}: zero-shot acc1 {metrics['zero_shot_acc1']:.3f}")
+    accelerator.wait_for_everyone()
