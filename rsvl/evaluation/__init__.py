@@ -25,7 +25,7 @@ from rsvl.evaluation.registry import get_benchmark, list_benchmarks
 from rsvl.evaluation.report import build_report, write_report
 from rsvl.evaluation.results import make_result, read_results, write_result
 from rsvl.evaluation.retrieval import evaluate_retrieval
-from rsvl.evaluation.templates import get_preset, get_templates, list_presets, list_template_sets
+from rsvl.evaluation.prompts import get_preset, get_templates, list_presets, list_template_sets
 from rsvl.evaluation.zeroshot import zero_shot_classifier, zero_shot_classify
 
 __all__ = [

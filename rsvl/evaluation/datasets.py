@@ -20,7 +20,7 @@ from typing import Any
 
 from rsvl.errors import InputError
 from rsvl.evaluation.registry import Benchmark, dataset_home, get_benchmark
-from rsvl.evaluation.templates import display_name
+from rsvl.evaluation.prompts import display_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 # A flat folder's file stem is CLASS + optional separator + a number: airport_01, beach-7, river12.

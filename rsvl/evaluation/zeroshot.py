@@ -12,7 +12,7 @@ from rsvl.errors import InputError
 from rsvl.evaluation.datasets import ClassificationSet, describe
 from rsvl.evaluation.features import FeatureOptions, image_features, text_features
 from rsvl.evaluation.metrics import classification_metrics
-from rsvl.evaluation.templates import Ensemble
+from rsvl.evaluation.prompts import Ensemble
 from rsvl.models import LoadedModel
 
 LOGIT_SCALE = 100.0
