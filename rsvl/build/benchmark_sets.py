@@ -88,7 +88,7 @@ def get_classification_task(name: str) -> ClassificationTask:
 
 
 @dataclass
-class ClassificationSet:
+class ClassFolders:
     """What one task's folder holds.
 
     Attributes:
@@ -111,7 +111,7 @@ def _replace_folder(staging: Path, target: Path) -> None:
 
 
 def write_classification_set(root: Path, records: Sequence[Record], task: ClassificationTask,
-                             min_per_class: int, splits: Sequence[str]) -> ClassificationSet:
+                             min_per_class: int, splits: Sequence[str]) -> ClassFolders:
     """Copy the chips of ``splits`` into class folders for one task.
 
     Args:
@@ -126,7 +126,7 @@ def write_classification_set(root: Path, records: Sequence[Record], task: Classi
         label = task.class_of(record.tags)
         if record.split in splits and label is not None:
             by_class[label].append(record)
-    result = ClassificationSet(task.name, root / "classification" / task.name)
+    result = ClassFolders(task.name, root / "classification" / task.name)
     staging = result.folder.with_name(f".{task.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -144,7 +144,7 @@ def write_classification_set(root: Path, records: Sequence[Record], task: Classi
 
 def write_classification_sets(root: Path, records: Sequence[Record], task_names: Sequence[str],
                               min_per_class: int, splits: Sequence[str]
-                              ) -> list[ClassificationSet]:
+                              ) -> list[ClassFolders]:
     """Write several tasks' class folders and ``classification/summary.json``."""
     sets = [write_classification_set(root, records, get_classification_task(name),
                                      min_per_class, splits) for name in task_names]
