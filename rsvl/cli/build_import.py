@@ -7,7 +7,6 @@ Exposes ``HELP``, ``add_arguments(parser)`` and ``run(args)`` for the ``import``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,10 +59,9 @@ def format_options(args: argparse.Namespace, accepted: tuple[str, ...]) -> dict[
 
 
 def _read_class_names(path: Path) -> dict[str, str]:
-    try:
-        names = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"--class-names {path}: cannot read a JSON object ({error})") from None
+    from rsvl.data.atomic import read_json
+
+    names = read_json(path, "--class-names file")
     if not isinstance(names, dict):
         raise InputError(f"--class-names {path}: expected an object mapping folder -> name")
     return {str(k): str(v) for k, v in names.items()}

@@ -26,7 +26,6 @@ Two ways to read a mixture:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from rsvl.data.atomic import read_json
 from rsvl.data.dedup import REMOVED_FILE
 from rsvl.data.records import RECORDS_FILE, SPLITS, read_records
 from rsvl.data.shards import ShardSample, iter_shard, list_shards
@@ -100,12 +100,7 @@ def load_mixture(path: str | Path) -> Mixture:
         ConfigError: A weight, split or field is invalid, or a source has no samples left.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"mixture file not found: {path}")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON at line {error.lineno} ({error.msg})") from None
+    payload = read_json(path, "mixture file")
     entries = payload.get("datasets") if isinstance(payload, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: expected a non-empty 'datasets' list of {{path, weight}}")
@@ -155,8 +150,8 @@ def read_removed(root: str | Path) -> set[str]:
     if not removed_path.is_file():
         return set()
     try:
-        removed = json.loads(removed_path.read_text(encoding="utf-8"))["removed"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        removed = read_json(removed_path)["removed"]
+    except (InputError, KeyError, TypeError):
         raise InputError(
             f"{removed_path} is malformed; rerun rsvl build dedup to rewrite it"
         ) from None

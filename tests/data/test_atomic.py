@@ -33,3 +33,16 @@ def test_file_appears_only_when_complete(tmp_path):
         handle.write(b"abc")
         assert not path.exists()
     assert path.read_bytes() == b"abc"
+
+
+def test_read_json_round_trip_and_errors(tmp_path):
+    from rsvl.data.atomic import read_json
+    from rsvl.errors import InputError
+
+    write_json(tmp_path / "a.json", {"k": [1, 2]})
+    assert read_json(tmp_path / "a.json") == {"k": [1, 2]}
+    with pytest.raises(InputError, match=r"mixture file not found: .*absent.json"):
+        read_json(tmp_path / "absent.json", "mixture file")
+    (tmp_path / "bad.json").write_text('{\n"k": [1,\n')
+    with pytest.raises(InputError, match=r"bad.json: malformed JSON at line 3"):
+        read_json(tmp_path / "bad.json")

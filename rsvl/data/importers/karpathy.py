@@ -6,11 +6,11 @@ images live in ``images_dir/filepath/filename`` (``filepath`` is optional).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rsvl.data.atomic import read_json
 from rsvl.data.importers.base import SourceItem, key_from_path
 from rsvl.errors import InputError
 
@@ -49,12 +49,7 @@ def read_items(source: str | Path, images_dir: str | Path | None = None) -> Iter
 
 
 def _load_images(path: Path) -> list[Any]:
-    if not path.is_file():
-        raise InputError(f"caption file not found: {path}")
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON at line {error.lineno} ({error.msg})") from None
+    payload = read_json(path, "caption file")
     images = payload.get("images") if isinstance(payload, dict) else None
     if not isinstance(images, list):
         raise InputError(f"{path}: expected a Karpathy-style object with an 'images' list")
