@@ -203,12 +203,16 @@ def _open_path(path: Path) -> Image.Image:
 
 def _has_crs(path: Path) -> bool:
     """Whether a TIFF is georeferenced (then it may be multispectral or 16-bit)."""
+    import warnings
+
     import rasterio
-    from rasterio.errors import RasterioError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
     try:
-        with rasterio.open(path) as dataset:
-            return dataset.crs is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as dataset:
+                return dataset.crs is not None
     except RasterioError:
         return False
 

@@ -219,6 +219,24 @@ class ImageIndex:
         return cls(embeddings, metadata, model_info(model),
                    {"kind": "raster", "path": str(source), **settings}, model=model, **options)
 
+    @classmethod
+    def from_source(cls, model: RsvlModel, source: str | Path, kind: str = "auto",
+                    **options: Any) -> ImageIndex:
+        """Index ``source`` with the builder its shape calls for (see :func:`source_kind`).
+
+        Args:
+            model: The model that embeds the images.
+            source: An image folder, records file or folder, shard folder, raster or tiles.
+            kind: ``auto``, ``folder``, ``records`` or ``raster``.
+            **options: Passed to the builder.
+        """
+        builders = {"folder": cls.from_folder, "records": cls.from_records,
+                    "raster": cls.from_raster}
+        kind = source_kind(source) if kind == "auto" else kind
+        if kind not in builders:
+            raise ConfigError(f"unknown source kind {kind!r}; use auto, {', '.join(builders)}")
+        return builders[kind](model, source, **options)  # type: ignore[operator]
+
     # -- saving and loading ---------------------------------------------------------------
 
     def save(self, path: str | Path, dtype: str = "float32") -> Path:
@@ -341,6 +359,22 @@ class ImageIndex:
         results.insert(0, "score", scores[0][keep].astype(float))
         results.insert(0, "rank", np.arange(1, int(keep.sum()) + 1))
         return results
+
+
+def source_kind(source: str | Path) -> str:
+    """``records`` (records.jsonl, a dataset or shard folder), ``raster`` (a raster file, an
+    MBTiles file or a ``{z}/{x}/{y}`` tile folder) or ``folder`` (any other folder of images)."""
+    path = Path(source)
+    if path.is_dir():
+        if (path / SIZES_FILE).is_file() or (path / RECORDS_FILE).is_file():
+            return "records"
+        entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
+        if entries and all(entry.is_dir() and entry.name.isdigit() for entry in entries):
+            return "raster"
+        return "folder"
+    if not path.exists():
+        raise InputError(f"{source} not found; pass an image folder, records, shards or imagery")
+    return "records" if path.suffix == ".jsonl" else "raster"
 
 
 def model_info(model: RsvlModel) -> dict[str, Any]:

@@ -15,14 +15,13 @@ import numpy as np
 
 from rsvl.api.images import describe, iter_images, to_pil
 from rsvl.errors import ConfigError, InputError
+from rsvl.evaluation.zeroshot import LOGIT_SCALE
 from rsvl.models import LoadedModel, load_clip, parse_model_spec
 
 DEFAULT_TEMPLATES = "skyscript"
 # Scratch specs (``rsvl-tiny``) are seeded so that the same spec names the same random weights:
 # an index built with one can be searched again, and a notebook gives the same numbers twice.
 SCRATCH_SEED = 0
-# CLIP's learned temperature is clamped to 100 in training; never sharpen beyond it.
-MAX_LOGIT_SCALE = 100.0
 
 Prediction = list[tuple[str, float]]
 
@@ -111,6 +110,8 @@ class RsvlModel:
             if batch:
                 chunks.append(self._encode_batch(torch.stack(batch)))
                 bar.update(len(batch))
+            # Sources that skip items (chips without data) finish short of their total.
+            bar.total = bar.n
         if not chunks:
             return np.zeros((0, self.embed_dim), dtype=np.float32)
         return np.concatenate(chunks)
@@ -124,46 +125,32 @@ class RsvlModel:
 
     def encode_texts(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embed texts; returns ``N x embed_dim`` float32, L2-normalised."""
-        import torch
+        from rsvl.evaluation.features import text_features
 
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise InputError("texts must be a non-empty list of non-empty strings")
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                tokens = self.loaded.tokenizer(texts[start:start + batch_size]).to(self.device)
-                features = self.loaded.model.encode_text(tokens, normalize=True)
-                chunks.append(features.float().cpu().numpy())
-        return np.concatenate(chunks)
+        return text_features(self.loaded, texts, batch_size=batch_size).numpy()
 
     def class_embeddings(self, labels: Sequence[str],
                          templates: str | Sequence[str] | None = None) -> np.ndarray:
-        """One embedding per label: its prompts embedded, normalised, averaged, renormalised.
+        """One embedding per label: the evaluators' normalised prompt ensemble.
 
         Args:
             labels: Class names as they should read in a sentence (``sea lake``).
-            templates: A template set name from :mod:`rsvl.evaluation.templates`
-                (``skyscript``, ``remoteclip``, ``rs5m``...), a list of templates with
-                ``{c}`` for the label, or None for ``skyscript``.
+            templates: A template set name or JSON file (see
+                :func:`rsvl.evaluation.templates.get_templates`: ``skyscript``,
+                ``remoteclip``, ``rs5m``...), a list of templates with ``{c}`` for the label,
+                or None for ``skyscript``.
 
         Returns:
             ``len(labels) x embed_dim`` float32, L2-normalised.
         """
-        labels = _check_labels(labels)
-        prompts = resolve_templates(templates)
-        embeddings = self.encode_texts([t.replace("{c}", label) for label in labels
-                                        for t in prompts])
-        mean = embeddings.reshape(len(labels), len(prompts), -1).mean(axis=1)
-        return mean / np.linalg.norm(mean, axis=1, keepdims=True)
+        from rsvl.evaluation.zeroshot import zero_shot_classifier
 
-    @property
-    def logit_scale(self) -> float:
-        """The model's learned softmax temperature (CLIP's, at most 100)."""
-        scale = getattr(self.loaded.model, "logit_scale", None)
-        if scale is None:
-            return MAX_LOGIT_SCALE
-        return min(float(scale.detach().exp()), MAX_LOGIT_SCALE)
+        classifier = zero_shot_classifier(self.loaded, _check_labels(labels),
+                                          resolve_templates(templates))
+        return classifier.T.contiguous().numpy()
 
     def classify(self, images: Any, labels: Sequence[str],
                  templates: str | Sequence[str] | None = None, top_k: int = 5,
@@ -173,6 +160,8 @@ class RsvlModel:
         Args:
             images: One image, a sequence of them or a batch (any kind :func:`to_pil` takes).
             labels: Candidate class names.
+                Probabilities are the softmax of 100 x cosine similarity, the evaluators'
+                zero-shot protocol.
             templates: Prompt templates (see :meth:`class_embeddings`).
             top_k: Labels kept per image (at most ``len(labels)``).
             batch_size: Images per forward pass.
@@ -186,7 +175,7 @@ class RsvlModel:
             raise ConfigError(f"top_k must be at least 1, got {top_k}")
         classes = self.class_embeddings(labels, templates)
         features = self.encode_images(images, batch_size=batch_size, progress=progress)
-        logits = self.logit_scale * features @ classes.T
+        logits = LOGIT_SCALE * features @ classes.T
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :min(top_k, len(labels))]
@@ -204,7 +193,7 @@ class RsvlModel:
 
 def resolve_templates(templates: str | Sequence[str] | None) -> list[str]:
     """A list of ``{c}`` templates from a set name, a list, or None (the default set)."""
-    from rsvl.evaluation.templates import get_templates
+    from rsvl.evaluation.prompts import get_templates
 
     if templates is None or isinstance(templates, str):
         return get_templates(templates or DEFAULT_TEMPLATES)
