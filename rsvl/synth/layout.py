@@ -45,6 +45,7 @@ URBAN_WEIGHTS: dict[str, float] = {
     "stadium": 0.05,
 }
 MIN_PARCELS_PER_CLASS = 3
+SPLIT_MIN_SPACING_M = 120.0
 LAKE_HOSTS = ("meadow", "farmland", "wetland", "wood")
 TRACK_SURFACES = ("unpaved", "gravel", "dirt", "grass", "compacted")
 
@@ -119,6 +120,7 @@ class _Layout:
         self.town = Point(*(size * (np.array([0.55, 0.45]) + self.rng.uniform(-0.05, 0.05, 2))))
         self.urban_radius = 0.28 * size
         self.k = self.vertices.shape[0]  # vertices per axis
+        self.shore_m = min(12.0, 0.12 * self.spacing)  # margin around lakes and clearings
 
     # lattice helpers -------------------------------------------------------------------------
     def cell(self, i: int, j: int) -> Polygon:
@@ -260,7 +262,8 @@ class _Layout:
             if cell.intersects(self.airfield_zone):
                 parcels.append(cell)
                 continue
-            parcels.extend(self.split(cell))
+            # Small regions keep whole cells: halves would be too narrow for lakes or clearings.
+            parcels.extend(self.split(cell) if self.spacing >= SPLIT_MIN_SPACING_M else [cell])
         inner = [
             k
             for k, p in enumerate(parcels)
@@ -313,7 +316,7 @@ class _Layout:
         return [Polygon([p[0], p[1], b, a]), Polygon([a, b, p[2], p[3]])]
 
     def lake_fits(self, parcel: Polygon) -> bool:
-        room = parcel.buffer(-12.0)
+        room = parcel.buffer(-self.shore_m)
         return (
             not room.is_empty
             and not parcel.intersects(self.river.buffer(40.0))
@@ -322,7 +325,7 @@ class _Layout:
 
     def lake(self, parcel: Polygon) -> BaseGeometry:
         """Put a lake (with a beach; the first big one with a wooded island) into ``parcel``."""
-        room = parcel.buffer(-12.0)
+        room = parcel.buffer(-self.shore_m)
         centre = room.representative_point()
         radius = 0.5 * math.sqrt(room.area / math.pi)
         lake = _blob(self.rng, centre, radius).intersection(room)
@@ -343,12 +346,19 @@ class _Layout:
             ]
         )
         beach = _largest(
-            lake.buffer(beach_width).difference(lake).intersection(wedge).intersection(parcel)
+            # kept off the parcel's edge so the parcel's hole never touches its outer ring
+            lake.buffer(beach_width)
+            .difference(lake)
+            .intersection(wedge)
+            .intersection(parcel.buffer(-2.0))
         )
         water_tags = {"water": "lake" if radius > 30 else "pond"}
         if radius > 30 and not getattr(self, "has_island", False):
             self.has_island = True
-            island = _blob(self.rng, centre, 0.28 * radius, wobble=0.3)
+            island = _blob(self.rng, centre, 0.28 * radius, wobble=0.3).intersection(
+                lake.buffer(-3.0)
+            )
+            island = _largest(island) or _blob(self.rng, centre, 3.0)
             lake = lake.difference(island)
             self.features.append(
                 _area("wood", island, _axis_angle(island), leaf_type="broadleaved")
@@ -358,11 +368,14 @@ class _Layout:
         if beach is not None:
             self.features.append(_area("beach", beach, _axis_angle(beach), surface="sand"))
             taken = taken.union(beach)
-        return _largest(parcel.difference(taken)) or parcel
+        # Grown then shrunk: pinched hole outlines would cross themselves once shifted into the CRS.
+        outline = _largest(taken.buffer(1.0).buffer(-0.5)) or _largest(taken) or lake
+        hole = Polygon(outline.exterior)
+        return _largest(parcel.difference(hole)) or parcel
 
     def clearing(self, parcel: Polygon) -> BaseGeometry:
         """Cut a meadow clearing out of a forest parcel (a multipolygon with an inner ring)."""
-        room = parcel.buffer(-15.0)
+        room = parcel.buffer(-self.shore_m)
         if room.is_empty or room.area < 0.3 * parcel.area:
             return parcel
         radius = 0.3 * math.sqrt(room.area / math.pi)
