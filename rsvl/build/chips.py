@@ -97,11 +97,25 @@ def frame_chip(object_bounds: Bounds, native_res: float, rule: ChipRule) -> Boun
     return (cx - half, cy - half, cx + half, cy + half)
 
 
-def check_inside(chip_bounds: Bounds, imagery_bounds: Bounds) -> None:
-    """Reject a chip that reaches beyond the imagery's bounds (``crosses_imagery_edge``)."""
-    if (chip_bounds[0] < imagery_bounds[0] or chip_bounds[1] < imagery_bounds[1]
-            or chip_bounds[2] > imagery_bounds[2] or chip_bounds[3] > imagery_bounds[3]):
-        raise ChipRejected(CROSSES_EDGE)
+def fit_inside(chip_bounds: Bounds, object_bounds: Bounds, imagery_bounds: Bounds) -> Bounds:
+    """Shift a chip that reaches beyond the imagery back inside, if the object stays in it.
+
+    Near the imagery's edge the object is then off-centre but whole; an object that itself
+    reaches beyond the imagery (or a chip wider than the imagery) is rejected.
+
+    Raises:
+        ChipRejected: ``crosses_imagery_edge``.
+    """
+    fitted = list(chip_bounds)
+    for axis in (0, 1):
+        low, high = chip_bounds[axis], chip_bounds[axis + 2]
+        shift = max(0.0, imagery_bounds[axis] - low) + min(0.0, imagery_bounds[axis + 2] - high)
+        fitted[axis], fitted[axis + 2] = low + shift, high + shift
+        if (fitted[axis] < imagery_bounds[axis] or fitted[axis + 2] > imagery_bounds[axis + 2]
+                or object_bounds[axis] < fitted[axis]
+                or object_bounds[axis + 2] > fitted[axis + 2]):
+            raise ChipRejected(CROSSES_EDGE)
+    return (fitted[0], fitted[1], fitted[2], fitted[3])
 
 
 def check_pixels(rgb: np.ndarray, valid: np.ndarray, rule: ChipRule) -> None:

@@ -17,9 +17,9 @@ from shapely.geometry import box
 from rsvl.build.chips import (
     ChipRejected,
     ChipRule,
-    check_inside,
     check_pixels,
     chip_path,
+    fit_inside,
     frame_chip,
     pixel_hash,
 )
@@ -108,8 +108,9 @@ def make_sample(task: PartitionTask, context: _Context, osm_id: str, tags: dict[
         ChipRejected: The object or its chip is unusable (the reason says why).
     """
     settings, imagery = task.settings, task.imagery
-    bounds = frame_chip(shapely.from_wkb(wkb).bounds, settings.native_res, settings.rule)
-    check_inside(bounds, imagery.bounds)
+    object_bounds = shapely.from_wkb(wkb).bounds
+    bounds = frame_chip(object_bounds, settings.native_res, settings.rule)
+    bounds = fit_inside(bounds, object_bounds, imagery.bounds)
     # The split is decided before reading pixels: straddling chips cost no read.
     split = split_of_footprint(transform_bounds(bounds, imagery.crs, GRID_CRS),
                                settings.split_cell, settings.seed, settings.split_fractions)

@@ -53,11 +53,12 @@ BLANK_BLOCK = (300, 300, 400, 400)
 SCENE_WAYS: dict[int, tuple[tuple[float, float, float, float], dict[str, str]]] = {
     1: ((100, 100, 120, 120), {"building": "yes"}),              # kept
     2: ((135, 105, 160, 115), {"building": "yes"}),              # crosses way 1's chip edge
+    3: ((2, 300, 22, 320), {"building": "yes"}),                 # near the edge: shifted in
     4: ((50, 300, 52, 302), {"building": "yes"}),                # too small
     5: ((5, 5, 395, 395), {"landuse": "farmland"}),              # too large
     6: ((340, 40, 360, 60), {"building": "yes", "name": "X"}),   # in the nodata block
     7: ((340, 340, 360, 360), {"building": "yes"}),              # in the blank block
-    8: ((2, 200, 22, 220), {"building": "yes"}),                 # chip crosses imagery edge
+    8: ((-10, 200, 10, 220), {"building": "yes"}),               # reaches beyond the imagery
     9: ((60, 60, 70, 70), {"name": "Nothing to see"}),           # not groundable: no focus
 }
 SCENE_NODES = {20: ((110.0, 110.0), {"shop": "bakery"})}         # same chip as way 1

@@ -36,7 +36,8 @@ def test_tiny_scene_edge_cases(tiny_scene: tuple[Path, Path], tmp_path: Path) ->
     }
     records = {r.key: r for r in read_records(tmp_path / "records.jsonl")}
     # The bakery node and building way 1 frame the same chip: the first key wins.
-    assert sorted(records) == ["tiny-node-20", "tiny-relation-10", "tiny-way-2"]
+    assert sorted(records) == ["tiny-node-20", "tiny-relation-10", "tiny-way-2", "tiny-way-3"]
+    assert records["tiny-way-3"].footprint[0] == 500_000.0  # shifted to the imagery's edge
     park = records["tiny-relation-10"]
     assert park.tags == {"leisure": "park"} and park.captions[0] == "a satellite image of park"
     # Way 2's chip reaches over building way 1, which crosses its edge: context, nearest first.
@@ -46,11 +47,11 @@ def test_tiny_scene_edge_cases(tiny_scene: tuple[Path, Path], tmp_path: Path) ->
         assert (tmp_path / record.image).is_file() and record.crs == "EPSG:32629"
         assert record.licence == "imagery: CC0; OSM: (c) OpenStreetMap contributors, ODbL-1.0"
     # Small objects at native resolution; the 80 m park zoomed out: 80 * 1.4 / 64 px.
-    assert [records[k].gsd_m for k in sorted(records)] == pytest.approx([1.0, 1.75, 1.0],
+    assert [records[k].gsd_m for k in sorted(records)] == pytest.approx([1.0, 1.75, 1.0, 1.0],
                                                                        rel=0.01)
     assert not list((tmp_path / "chips").glob("*/tiny-way-1.jpg"))  # duplicate's chip removed
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["counts"]["chips"] == 3 and manifest["rejected"]["blank"] == 1
+    assert manifest["counts"]["chips"] == 4 and manifest["rejected"]["blank"] == 1
     assert len(manifest["inputs"]["osm"]["sha256"]) == 64
     assert manifest["osm_attribution"].startswith("(c) OpenStreetMap")
     assert (tmp_path / "shards" / "00000.tar").is_file()
@@ -89,9 +90,9 @@ def test_sintra_real_tiles_and_tags(shared_data: Path, tmp_path: Path) -> None:
         out=str(tmp_path), source="sintra", licence="Mapbox Satellite (test only)",
         split_cell_m=1000, rule=ChipRule(max_gsd_factor=4))
     result = build_captions(config)
-    assert len(result.records) >= 8
+    assert len(result.records) >= 10
     assert all(r.captions[0].startswith("a satellite image of ") for r in result.records)
-    assert {"crosses_imagery_edge", "too_small"} <= set(result.rejected)
+    assert {"mostly_nodata", "duplicate_footprint"} <= set(result.rejected)  # missing tile
     assert any("parking lot" in r.captions[0] for r in result.records)
     assert all(r.crs == "EPSG:3857" and 0.8 < (r.gsd_m or 0) < 2 for r in result.records)
     assert "highway" in result.focus.vocabulary.report()

@@ -13,9 +13,9 @@ from rsvl.build.chips import (
     TOO_SMALL,
     ChipRejected,
     ChipRule,
-    check_inside,
     check_pixels,
     chip_path,
+    fit_inside,
     frame_chip,
 )
 from rsvl.errors import ConfigError
@@ -47,11 +47,17 @@ def test_point_gets_point_extent() -> None:
     assert frame_chip((5.0, 5.0, 5.0, 5.0), 1.0, rule) == (-45.0, -45.0, 55.0, 55.0)
 
 
-def test_crossing_the_imagery_edge() -> None:
-    check_inside((0.0, 0.0, 10.0, 10.0), (0.0, 0.0, 10.0, 10.0))
-    with pytest.raises(ChipRejected) as crossing:
-        check_inside((-1.0, 0.0, 9.0, 10.0), (0.0, 0.0, 10.0, 10.0))
-    assert crossing.value.reason == CROSSES_EDGE
+def test_chip_near_the_edge_shifted_inside_or_rejected() -> None:
+    imagery = (0.0, 0.0, 100.0, 100.0)
+    assert fit_inside((-10.0, 0.0, 30.0, 40.0), (2.0, 5.0, 20.0, 30.0), imagery) == (
+        0.0, 0.0, 40.0, 40.0)
+    assert fit_inside((80.0, 70.0, 110.0, 105.0), (85.0, 75.0, 95.0, 95.0), imagery) == (
+        70.0, 65.0, 100.0, 100.0)
+    for chip, focus in [((-10.0, 0.0, 30.0, 40.0), (-5.0, 5.0, 20.0, 30.0)),  # object outside
+                        ((-10.0, 0.0, 120.0, 40.0), (2.0, 5.0, 20.0, 30.0))]:  # chip too wide
+        with pytest.raises(ChipRejected) as crossing:
+            fit_inside(chip, focus, imagery)
+        assert crossing.value.reason == CROSSES_EDGE
 
 
 def test_pixel_checks() -> None:
