@@ -21,11 +21,11 @@ from rsvl.evaluation.features import FeatureOptions, image_features, text_featur
 from rsvl.evaluation.knn import knn_classify
 from rsvl.evaluation.linear_probe import linear_probe
 from rsvl.evaluation.metrics import classification_metrics, retrieval_metrics
+from rsvl.evaluation.prompts import get_preset, get_templates, list_presets, list_template_sets
 from rsvl.evaluation.registry import get_benchmark, list_benchmarks
 from rsvl.evaluation.report import build_report, write_report
 from rsvl.evaluation.results import make_result, read_results, write_result
 from rsvl.evaluation.retrieval import evaluate_retrieval
-from rsvl.evaluation.prompts import get_preset, get_templates, list_presets, list_template_sets
 from rsvl.evaluation.zeroshot import zero_shot_classifier, zero_shot_classify
 
 __all__ = [

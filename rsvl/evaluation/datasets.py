@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from rsvl.errors import InputError
-from rsvl.evaluation.registry import Benchmark, dataset_home, get_benchmark
 from rsvl.evaluation.prompts import display_name
+from rsvl.evaluation.registry import Benchmark, dataset_home, get_benchmark
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 # A flat folder's file stem is CLASS + optional separator + a number: airport_01, beach-7, river12.

@@ -18,7 +18,7 @@ def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     if k > logits.shape[1]:
         return math.nan
     top = logits.topk(k, dim=1).indices
-    return float((top == labels[:, None]).any(dim=1).float().mean())
+    return (top == labels[:, None]).any(dim=1).sum().item() / len(labels)
 
 
 def confusion_matrix(
@@ -32,7 +32,7 @@ def confusion_matrix(
 def per_class_recall(confusion: torch.Tensor) -> list[float]:
     """Recall (per-class accuracy) of each class; NaN for classes with no images."""
     totals = confusion.sum(dim=1)
-    return [float(confusion[i, i] / totals[i]) if totals[i] else math.nan
+    return [confusion[i, i].item() / totals[i].item() if totals[i] else math.nan
             for i in range(len(totals))]
 
 
@@ -89,7 +89,7 @@ def retrieval_ranks(
 
 def recall_at_k(ranks: torch.Tensor, k: int) -> float:
     """Share of queries whose best correct item ranks in the top ``k``."""
-    return float((ranks < k).float().mean())
+    return (ranks < k).sum().item() / len(ranks)
 
 
 def retrieval_metrics(

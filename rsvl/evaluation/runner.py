@@ -22,10 +22,10 @@ from rsvl.evaluation.datasets import (
 from rsvl.evaluation.features import FeatureOptions
 from rsvl.evaluation.knn import knn_classify
 from rsvl.evaluation.linear_probe import linear_probe
+from rsvl.evaluation.prompts import DEFAULT_PRESET, get_preset, get_templates
 from rsvl.evaluation.registry import find_benchmark
 from rsvl.evaluation.results import make_result, result_stem, write_result
 from rsvl.evaluation.retrieval import evaluate_retrieval
-from rsvl.evaluation.prompts import DEFAULT_PRESET, get_preset, get_templates
 from rsvl.evaluation.zeroshot import zero_shot_classify
 from rsvl.models import LoadedModel
 

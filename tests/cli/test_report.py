@@ -12,7 +12,8 @@ from rsvl.cli import main
 
 def test_report_from_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "r.json").write_text(json.dumps({
-        "task": "knn", "dataset": "aid", "split": "all", "model": "m", "checkpoint_sha256": "0" * 64,
+        "task": "knn", "dataset": "aid", "split": "all", "model": "m",
+        "checkpoint_sha256": "0" * 64,
         "metrics": {"acc1": 0.5}, "protocol": {}}))
     assert main(["report", str(tmp_path)]) == 0
     assert "| aid | 50.00 |" in (tmp_path / "report.md").read_text()

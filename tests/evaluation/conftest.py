@@ -15,7 +15,7 @@ from rsvl.models import LoadedModel, load_clip
 
 @pytest.fixture(scope="session")
 def micro() -> LoadedModel:
-    """``rsvl-micro`` from scratch with a fixed seed (random weights: assert pipelines, not accuracy)."""
+    """``rsvl-micro`` from scratch, seed 0 (random weights: assert pipelines, not accuracy)."""
     import torch
 
     torch.manual_seed(0)
