@@ -143,6 +143,15 @@ def read_rsvqa(root: str | Path, split: str | None = None, prefix: str | None = 
         raise InputError(f"RSVQA dataset folder {root} not found")
     prefix, split = _choose_split(root, prefix, split)
     paths = {part: root / f"{prefix}_split_{split}_{part}.json" for part in PARTS}
+    try:
+        return _read_split(root, prefix, split, paths, name or root.resolve().name)
+    except KeyError as error:
+        raise InputError(f"an entry of {root}/{prefix}_split_{split}_*.json lacks the field "
+                         f"{error}; fix or re-download the split") from None
+
+
+def _read_split(root: Path, prefix: str, split: str, paths: dict[str, Path],
+                name: str) -> VqaSet:
     questions, answers, images = (_load(paths[part], part) for part in PARTS)
     skipped: Counter[str] = Counter()
     question_ids = {q["id"] for q in questions}
@@ -184,7 +193,7 @@ def read_rsvqa(root: str | Path, split: str | None = None, prefix: str | None = 
             files[entry["img_id"]] = path
         kept.append(VqaQuestion(entry["id"], entry["img_id"], entry["type"], entry["question"],
                                 str(active[0])))
-    return VqaSet(name or root.resolve().name, root, prefix, split, files, kept, skipped)
+    return VqaSet(name, root, prefix, split, files, kept, skipped)
 
 
 def write_rsvqa(root: str | Path, prefix: str, split: str,
