@@ -17,7 +17,7 @@ from shapely.geometry import LineString, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from rsvl.synth.classes import get_class
-from rsvl.synth.scene import Feature
+from rsvl.synth.scene import Feature, class_feature
 
 BLOCKS_FILE = Path(__file__).with_name("blocks.json")
 ROOF_VARIANTS: dict[str, int] = {"flat": 0, "gabled": 1, "hipped": 2}
@@ -73,26 +73,34 @@ def _fit(
     return None
 
 
-def _area_feature(cls: str, geometry: BaseGeometry, angle: float, **tags: str) -> Feature:
-    return Feature(geometry, cls, {**get_class(cls).osm_tags, **tags}, angle=angle)
+def _rect_extra(
+    cls: str,
+    rng: np.random.Generator,
+    room: BaseGeometry,
+    angle: float,
+    shape: tuple[float, float],
+    keepout: BaseGeometry,
+    **tags: str,
+) -> list[Feature]:
+    """One rectangular feature of class ``cls`` fitted into the block, or nothing."""
+    rect = _fit(rng, room, angle, shape[0], shape[1], keepout)
+    return [] if rect is None else [class_feature(cls, rect, angle, **tags)]
 
 
 def _parking(
     rng: np.random.Generator, room: BaseGeometry, angle: float, size: float, keepout: BaseGeometry
 ) -> list[Feature]:
-    rect = _fit(rng, room, angle, min(0.7 * size, 90.0), min(0.35 * size, 40.0), keepout)
-    if rect is None:
-        return []
-    return [_area_feature("parking", rect, angle, parking="surface", surface="asphalt")]
+    shape = (min(0.7 * size, 90.0), min(0.35 * size, 40.0))
+    return _rect_extra(
+        "parking", rng, room, angle, shape, keepout, parking="surface", surface="asphalt"
+    )
 
 
 def _pitch(
     rng: np.random.Generator, room: BaseGeometry, angle: float, size: float, keepout: BaseGeometry
 ) -> list[Feature]:
-    rect = _fit(rng, room, angle, min(105.0, 0.8 * size), min(68.0, 0.52 * size), keepout)
-    if rect is None:
-        return []
-    return [_area_feature("pitch", rect, angle, sport="soccer", surface="grass")]
+    shape = (min(105.0, 0.8 * size), min(68.0, 0.52 * size))
+    return _rect_extra("pitch", rng, room, angle, shape, keepout, sport="soccer", surface="grass")
 
 
 def _stadium(
@@ -108,8 +116,8 @@ def _stadium(
     rounded = _rect((c.x, c.y), length - 2 * radius, width - 2 * radius, angle).buffer(radius, 8)
     field = _rect((c.x, c.y), 0.5 * length, 0.38 * width, angle)
     return [
-        _area_feature("stadium", rounded, angle),
-        _area_feature("pitch", field, angle, sport="soccer", surface="grass"),
+        class_feature("stadium", rounded, angle),
+        class_feature("pitch", field, angle, sport="soccer", surface="grass"),
     ]
 
 
@@ -119,8 +127,8 @@ def _service_road(
     c = room.centroid
     reach = size / 2 + 10.0
     end = (c.x + reach * math.cos(angle + math.pi / 2), c.y + reach * math.sin(angle + math.pi / 2))
-    tags = {**get_class("service_road").osm_tags, "surface": "asphalt", "service": "driveway"}
-    return [Feature(LineString([(c.x, c.y), end]), "service_road", tags)]
+    line = LineString([(c.x, c.y), end])
+    return [class_feature("service_road", line, surface="asphalt", service="driveway")]
 
 
 EXTRAS: dict[str, Callable[..., list[Feature]]] = {
@@ -189,7 +197,7 @@ def urban_block(
         keepout: areas no extra or building may touch (river, railway).
     """
     spec = _blocks()["blocks"][role]
-    features = [_area_feature(spec["landuse"], block, angle)]
+    features = [class_feature(spec["landuse"], block, angle)]
     room = block.buffer(-_blocks()["setback_m"]).difference(keepout)
     size = math.sqrt(max(room.area, 0.0))
     taken: BaseGeometry = keepout

@@ -20,8 +20,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from rsvl.synth import buildings
-from rsvl.synth.classes import get_class
-from rsvl.synth.scene import Feature, RegionGrid
+from rsvl.synth.scene import Feature, RegionGrid, class_feature
 
 RURAL_WEIGHTS: dict[str, float] = {
     "farmland": 0.26,
@@ -35,8 +34,9 @@ RURAL_WEIGHTS: dict[str, float] = {
     "golf_course": 0.08,
 }
 URBAN_WEIGHTS: dict[str, float] = {
-    "houses": 0.45,
+    "houses": 0.4,
     "apartments": 0.1,
+    "industrial": 0.07,
     "commercial": 0.1,
     "retail": 0.08,
     "park": 0.09,
@@ -48,10 +48,6 @@ MIN_PARCELS_PER_CLASS = 3
 SPLIT_MIN_SPACING_M = 120.0
 LAKE_HOSTS = ("meadow", "farmland", "wetland", "wood")
 TRACK_SURFACES = ("unpaved", "gravel", "dirt", "grass", "compacted")
-
-
-def _area(cls: str, geometry: BaseGeometry, angle: float, **tags: str) -> Feature:
-    return Feature(geometry, cls, {**get_class(cls).osm_tags, **tags}, angle=angle)
 
 
 def _axis_angle(polygon: BaseGeometry) -> float:
@@ -165,40 +161,14 @@ class _Layout:
         self.river_width = float(np.clip(0.014 * size, 10.0, 36.0))
         self.river = self.river_line.buffer(self.river_width / 2)
         self.features.append(Feature(self.river_line, "", {"waterway": "river"}))
-        self.features.append(_area("water", self.river, 0.0, water="river"))
-        self.features.append(
-            Feature(
-                self.motorway,
-                "motorway",
-                {
-                    **get_class("motorway").osm_tags,
-                    "surface": "asphalt",
-                    "oneway": "no",
-                    "lanes": "4",
-                    "ref": "A 9",
-                },
-            )
-        )
-        for line in self.primary:
-            self.features.append(
-                Feature(
-                    line,
-                    "primary_road",
-                    {**get_class("primary_road").osm_tags, "surface": "asphalt"},
-                )
-            )
-        self.features.append(
-            Feature(
-                self.railway,
-                "railway",
-                {
-                    **get_class("railway").osm_tags,
-                    "gauge": "1435",
-                    "electrified": "contact_line",
-                    "usage": "main",
-                },
-            )
-        )
+        self.features.append(class_feature("water", self.river, 0.0, water="river"))
+        self.features += [
+            class_feature("motorway", self.motorway, surface="asphalt", lanes="4", ref="A 9"),
+            *(class_feature("primary_road", line, surface="asphalt") for line in self.primary),
+            class_feature(
+                "railway", self.railway, gauge="1435", electrified="contact_line", usage="main"
+            ),
+        ]
         self.keepout: BaseGeometry = self.river.buffer(8.0).union(self.railway.buffer(8.0))
 
     def airfield(self) -> None:
@@ -221,7 +191,7 @@ class _Layout:
             heading = round(((90 - math.degrees(angle)) % 180) / 10) or 18
             ref = f"{heading:02d}/{heading + 18:02d}"
             runways.append(rect)
-            self.features.append(_area("runway", rect, angle, surface=surface, ref=ref))
+            self.features.append(class_feature("runway", rect, angle, surface=surface, ref=ref))
         self.airfield_zone: BaseGeometry = runways[0].union(runways[1]).buffer(40.0)
 
     def classify_cells(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -238,15 +208,32 @@ class _Layout:
         return urban, rural
 
     def urban_blocks(self, cells: list[tuple[int, int]]) -> None:
-        inner = [c for c in cells if self.inside_region(self.cell(*c))]
-        roles = _deal(self.rng, len(inner), URBAN_WEIGHTS, minimum=2)
-        assigned = dict(zip(inner, roles, strict=True))
+        """Urban cells, halved by a street where large enough, become blocks of dealt types."""
+        blocks: list[Polygon] = []
         for i, j in cells:
-            block = self.cell(i, j)
+            cell = self.cell(i, j)
+            if self.spacing < SPLIT_MIN_SPACING_M:
+                blocks.append(cell)
+                continue
+            halves = self.split(cell)
+            blocks.extend(halves)
+            street = halves[0].intersection(halves[1])
+            self.features.append(
+                class_feature("residential_road", LineString(street.coords), surface="asphalt")
+            )
+        inner = [k for k, block in enumerate(blocks) if self.inside_region(block)]
+        roles = dict(
+            zip(
+                inner,
+                _deal(self.rng, len(inner), URBAN_WEIGHTS, MIN_PARCELS_PER_CLASS),
+                strict=True,
+            )
+        )
+        for k, block in enumerate(blocks):
             offset = np.array([block.centroid.x - self.town.x, block.centroid.y - self.town.y])
             core = np.hypot(*offset) < 0.3 * self.urban_radius
             eastward = offset[0] > 0.3 * self.urban_radius and abs(offset[1]) < 0.7 * offset[0]
-            role = assigned.get((i, j), "houses")
+            role = roles.get(k, "houses")
             if eastward and role in ("houses", "apartments"):
                 role = "industrial"
             elif core and role == "houses":
@@ -294,7 +281,7 @@ class _Layout:
                 clearing_turn += 1
                 if clearing_turn % 2:
                     shape = self.clearing(parcel)
-            self.features.append(_area(role, shape, angle, **self.cover_tags(role)))
+            self.features.append(class_feature(role, shape, angle, **self.cover_tags(role)))
 
     def cover_tags(self, role: str) -> dict[str, str]:
         extra = {
@@ -361,12 +348,12 @@ class _Layout:
             island = _largest(island) or _blob(self.rng, centre, 3.0)
             lake = lake.difference(island)
             self.features.append(
-                _area("wood", island, _axis_angle(island), leaf_type="broadleaved")
+                class_feature("wood", island, _axis_angle(island), leaf_type="broadleaved")
             )
-        self.features.append(_area("water", lake, 0.0, **water_tags))
+        self.features.append(class_feature("water", lake, 0.0, **water_tags))
         taken: BaseGeometry = Polygon(lake.exterior)
         if beach is not None:
-            self.features.append(_area("beach", beach, _axis_angle(beach), surface="sand"))
+            self.features.append(class_feature("beach", beach, _axis_angle(beach), surface="sand"))
             taken = taken.union(beach)
         # Grown then shrunk: pinched hole outlines would cross themselves once shifted into the CRS.
         outline = _largest(taken.buffer(1.0).buffer(-0.5)) or _largest(taken) or lake
@@ -382,7 +369,7 @@ class _Layout:
         opening = _largest(_blob(self.rng, room.representative_point(), radius).intersection(room))
         if opening is None or not room.contains(opening):
             return parcel
-        self.features.append(_area("meadow", opening, _axis_angle(opening)))
+        self.features.append(class_feature("meadow", opening, _axis_angle(opening)))
         return parcel.difference(opening)
 
     def road_network(self, urban: list[tuple[int, int]]) -> None:
@@ -401,16 +388,11 @@ class _Layout:
 
     def edge_road(self, line: LineString, neighbours: list[tuple[int, int]]) -> None:
         if any(cell in self.urban_cells for cell in neighbours):
-            tags = {**get_class("residential_road").osm_tags, "surface": "asphalt"}
-            self.features.append(Feature(line, "residential_road", tags))
+            self.features.append(class_feature("residential_road", line, surface="asphalt"))
         elif self.rng.random() < 0.35 and not line.intersects(self.airfield_zone):
             surface = str(self.rng.choice(TRACK_SURFACES))
-            tags = {
-                **get_class("track").osm_tags,
-                "surface": surface,
-                "tracktype": f"grade{self.rng.integers(2, 5)}",
-            }
-            self.features.append(Feature(line, "track", tags))
+            grade = f"grade{self.rng.integers(2, 5)}"
+            self.features.append(class_feature("track", line, surface=surface, tracktype=grade))
 
 
 def layout_region(seed: int, grid: RegionGrid) -> list[Feature]:

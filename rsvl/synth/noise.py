@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from PIL import Image
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -26,10 +26,12 @@ def value_noise(
     field = np.zeros(shape, np.float32)
     for octave in range(octaves):
         step = max(scale_px / 2**octave, 1.0)
-        coarse = rng.standard_normal((int(rows / step) + 3, int(cols / step) + 3)).astype(
-            np.float32
-        )
-        field += ndimage.zoom(coarse, step, order=1, grid_mode=False)[:rows, :cols] / 2**octave
+        coarse_shape = (int(rows / step) + 3, int(cols / step) + 3)
+        coarse = rng.standard_normal(coarse_shape).astype(np.float32)
+        size = (int(round(coarse_shape[1] * step)), int(round(coarse_shape[0] * step)))
+        # PIL's bilinear resize of a float image: far faster than scipy.ndimage.zoom here.
+        fine = np.asarray(Image.fromarray(coarse, mode="F").resize(size, Image.Resampling.BILINEAR))
+        field += fine[:rows, :cols] / 2**octave
     return (field - field.mean()) / (field.std() + 1e-6)
 
 

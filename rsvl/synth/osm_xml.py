@@ -24,6 +24,7 @@ FIRST_WAY_ID = 160_000_000
 FIRST_RELATION_ID = 11_000_000
 EPOCH = dt.datetime(2012, 1, 1, tzinfo=dt.timezone.utc)
 SPAN_S = 12 * 365 * 86400
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class _Writer:
@@ -35,13 +36,21 @@ class _Writer:
         self.relations: list[str] = []
         self.lon: list[float] = []
         self.lat: list[float] = []
+        self.pending_meta: list[str] = []
 
     def meta(self) -> str:
         """version, timestamp and changeset attributes of one element."""
-        version = int(self.rng.integers(1, 9))
-        stamp = EPOCH + dt.timedelta(seconds=int(self.rng.integers(0, SPAN_S)))
-        changeset = int(self.rng.integers(10_000_000, 150_000_000))
-        return f'version="{version}" timestamp="{stamp:%Y-%m-%dT%H:%M:%SZ}" changeset="{changeset}"'
+        if not self.pending_meta:
+            # drawn in batches: one generator call per element is the writer's slowest part
+            versions = self.rng.integers(1, 9, 4096)
+            seconds = self.rng.integers(0, SPAN_S, 4096)
+            changesets = self.rng.integers(10_000_000, 150_000_000, 4096)
+            self.pending_meta = [
+                f'version="{v}" timestamp="{EPOCH + dt.timedelta(seconds=int(t)):{STAMP}}" '
+                f'changeset="{c}"'
+                for v, t, c in zip(versions, seconds, changesets, strict=True)
+            ][::-1]
+        return self.pending_meta.pop()
 
     @staticmethod
     def tag_lines(tags: dict[str, str]) -> str:

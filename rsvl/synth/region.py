@@ -39,7 +39,7 @@ from rsvl.synth.tiles import write_tiles
 
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 0
-DEFAULT_SIZE_M = 2400.0
+DEFAULT_SIZE_M = 2048.0
 DEFAULT_GSD_M = 1.0
 MIN_SIZE_M = 300.0
 MAX_SIDE_PX = 8192

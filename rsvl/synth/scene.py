@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from affine import Affine
 from shapely.geometry.base import BaseGeometry
 
+from rsvl.synth.classes import get_class
+
 # UTM zone 33N, eastern Austria: a real projected CRS in a plausible place for a small town.
 CRS = "EPSG:32633"
 ORIGIN_EAST_M = 531_000.0
@@ -37,6 +39,11 @@ class Feature:
     variant: int = 0
     height_m: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+def class_feature(cls: str, geometry: BaseGeometry, angle: float = 0.0, **tags: str) -> Feature:
+    """A feature of class ``cls`` tagged with the class's OSM tags plus ``tags``."""
+    return Feature(geometry, cls, {**get_class(cls).osm_tags, **tags}, angle=angle)
 
 
 @dataclass(frozen=True)

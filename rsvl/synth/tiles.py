@@ -94,7 +94,7 @@ def write_tiles(rgb: np.ndarray, grid: RegionGrid, out_dir: str | Path) -> list[
     size = 2 * HALF_WORLD_M / 2**z_max
     west, _, _, north = tile_bounds(z_max, x0, y0)
     shape = ((y1 - y0 + 1) * TILE, (x1 - x0 + 1) * TILE)
-    mosaic = np.zeros((4,) + shape, np.float32)
+    mosaic = np.zeros((4,) + shape, np.uint8)
     alpha = np.concatenate([rgb, (rgb.max(axis=0, keepdims=True) > 0).astype(np.uint8) * 255])
     reproject(
         alpha,
@@ -109,7 +109,7 @@ def write_tiles(rgb: np.ndarray, grid: RegionGrid, out_dir: str | Path) -> list[
     )
     pending: dict[str, np.ndarray] = {}
     for z in range(z_max, z_max - ZOOM_LEVELS, -1):
-        rgba = np.clip(np.rint(mosaic), 0, 255).astype(np.uint8)
+        rgba = mosaic.copy()
         rgba[:3, rgba[3] < 255] = 0
         rgba[3] = np.where(rgba[3] < 255, 0, 255)
         for row in range(rgba.shape[1] // TILE):
@@ -120,9 +120,8 @@ def write_tiles(rgb: np.ndarray, grid: RegionGrid, out_dir: str | Path) -> list[
                 pending[f"{z}/{x0 + col}/{y0 + row}.png"] = np.ascontiguousarray(
                     tile.transpose(1, 2, 0)
                 )
-        mosaic = mosaic.reshape(4, mosaic.shape[1] // 2, 2, mosaic.shape[2] // 2, 2).mean(
-            axis=(2, 4)
-        )
+        quads = mosaic.reshape(4, mosaic.shape[1] // 2, 2, mosaic.shape[2] // 2, 2)
+        mosaic = ((quads.sum(axis=(2, 4), dtype=np.uint16) + 2) // 4).astype(np.uint8)
         x0, y0 = x0 // 2, y0 // 2
 
     def save(name: str) -> None:
