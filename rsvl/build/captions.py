@@ -236,9 +236,10 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         rejected[OUTSIDE_IMAGERY] += focus.outside
     records, dropped = remove_near_duplicates(candidates, config.max_iou)
     if config.clip_filter:
-        from rsvl.build.clip_filter import clip_scores
+        from rsvl.build.clip_filter import cached_clip_scores
 
-        scores = clip_scores(root, records, config.clip_filter)
+        scores = cached_clip_scores(root, records, config.clip_filter,
+                                    root / PARTITIONS_DIR / "clip_scores.json")
         records, clipped = keep_top_fraction(records, scores, config.keep_top)
         dropped.update(clipped)
     rejected.update(dropped.values())

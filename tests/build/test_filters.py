@@ -42,3 +42,4 @@ def test_keep_top_fraction(tmp_path: Path, make_dataset: Callable[..., list[Reco
     assert dropped == {"fixture-way-0": CLIP_FILTERED, "fixture-way-3": CLIP_FILTERED}
     with pytest.raises(ConfigError, match="keep-top"):
         keep_top_fraction(records, [0.0] * 4, 1.5)
+
