@@ -46,3 +46,14 @@ def test_read_json_round_trip_and_errors(tmp_path):
     (tmp_path / "bad.json").write_text('{\n"k": [1,\n')
     with pytest.raises(InputError, match=r"bad.json: malformed JSON at line 3"):
         read_json(tmp_path / "bad.json")
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    target = tmp_path / "out.bin"
+    with atomic_open(target) as handle:
+        handle.write(b"x")
+    current = os.umask(0)
+    os.umask(current)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~current
