@@ -121,7 +121,9 @@ def dataset_home(benchmark: Benchmark, root: str | Path | None) -> Path:
     Raises:
         InputError: When no candidate exists; the message says where to get the data.
     """
-    if root:
+    if root and Path(root).name == benchmark.dirname:
+        candidates = [Path(root)]
+    elif root:
         candidates = [Path(root) / benchmark.dirname, Path(root)]
     elif os.environ.get(DATA_DIR_ENV):
         candidates = [Path(os.environ[DATA_DIR_ENV]) / benchmark.dirname]
@@ -130,5 +132,5 @@ def dataset_home(benchmark: Benchmark, root: str | Path | None) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    looked = str(candidates[0]) if candidates else f"--root (or ${DATA_DIR_ENV})"
+    looked = " or ".join(map(str, candidates)) or f"--root (or ${DATA_DIR_ENV})"
     raise InputError(f"{benchmark.title} not found at {looked}: {benchmark.where_to_get()}")

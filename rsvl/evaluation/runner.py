@@ -155,13 +155,20 @@ def read_suite(path: str | Path) -> dict[str, Any]:
 
 
 def suite_requests(suite: dict[str, Any], root: str | None) -> list[EvalRequest]:
-    """The requests of a suite, in order (``root`` is the folder holding the datasets)."""
+    """The requests of a suite, in order.
+
+    ``root`` is the folder holding the datasets, each under its registry ``dirname`` (never
+    ``root`` itself: a missing dataset must not fall back to its siblings' folder).
+    """
     base = {k: suite[k] for k in ("preset",) if k in suite}
     requests = []
     for run in suite["runs"]:
         options = {k: v for k, v in run.items() if k not in ("task", "datasets")}
-        requests += [EvalRequest(task=run["task"], dataset=name, root=root, **base, **options)
-                     for name in run["datasets"]]
+        for name in run["datasets"]:
+            benchmark = find_benchmark(name)
+            home = str(Path(root) / benchmark.dirname) if root and benchmark else root
+            requests.append(EvalRequest(task=run["task"], dataset=name, root=home, **base,
+                                        **options))
     return requests
 
 

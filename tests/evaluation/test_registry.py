@@ -52,5 +52,9 @@ def test_root_may_be_the_dataset_folder_or_its_parent(tmp_path: Path,
     (tmp_path / "AID").mkdir()
     assert dataset_home(get_benchmark("aid"), tmp_path) == tmp_path / "AID"
     assert dataset_home(get_benchmark("aid"), tmp_path / "AID") == tmp_path / "AID"
+    with pytest.raises(InputError, match=r"not found at \S*/no/EuroSAT or \S*/no: get"):
+        dataset_home(get_benchmark("eurosat"), tmp_path / "no")
+    with pytest.raises(InputError, match=r"not found at \S*/EuroSAT: get"):
+        dataset_home(get_benchmark("eurosat"), tmp_path / "EuroSAT")
     monkeypatch.setenv("RSVL_DATA_DIR", str(tmp_path))
     assert dataset_home(get_benchmark("aid"), None) == tmp_path / "AID"

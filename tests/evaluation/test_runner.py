@@ -50,7 +50,7 @@ def test_suite_skips_missing_datasets(micro: LoadedModel, class_tree: Path,
     written = run_requests(micro, requests, tmp_path / "out", FeatureOptions(),
                            report=lines.append)
     assert len(written) == 1
-    assert lines[1].startswith("skipped zeroshot aid: AID not found")
+    assert lines[1].startswith(f"skipped zeroshot aid: AID not found at {tmp_path}/nowhere/AID:")
     with pytest.raises(InputError, match="AID not found"):
         run_requests(micro, requests, tmp_path / "out", FeatureOptions(strict=True),
                      report=lines.append)
