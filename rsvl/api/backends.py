@@ -23,6 +23,8 @@ EXACT_CHUNK_ROWS = 1 << 16
 APPROXIMATE_FROM = 200_000
 AUTO_APPROXIMATE = "ivf"
 # Tuned in bench/search_latency.py for recall@10 >= 0.95.
+IVF_LISTS_PER_SQRT_N = 2.0
+IVF_KMEANS_ITERATIONS = 10
 IVF_NPROBE_FRACTION = 0.04
 IVF_MIN_NPROBE = 16
 HNSW_M = 32
@@ -114,11 +116,12 @@ class FaissBackend:
 
 
 def _build_ivf(faiss: Any, data: np.ndarray) -> Any:
-    # About sqrt(N) lists, each trained on a capped sample: training cost stays near-constant.
-    nlist = max(1, min(int(4 * math.sqrt(len(data))), len(data) // 39))
+    # About 2 sqrt(N) lists, k-means trained on 40 points per list (FAISS wants at least 39).
+    nlist = max(1, min(round(IVF_LISTS_PER_SQRT_N * math.sqrt(len(data))), len(data) // 40))
     quantizer = faiss.IndexFlatIP(data.shape[1])
     index = faiss.IndexIVFFlat(quantizer, data.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(0).permutation(len(data))[:nlist * 64]
+    index.cp.niter = IVF_KMEANS_ITERATIONS
+    sample = np.random.default_rng(0).permutation(len(data))[:nlist * 40]
     index.train(data[np.sort(sample)])
     index.add(data)
     return index
