@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -13,6 +14,8 @@ TASK_HELP = {
     "linear-probe": "logistic regression on frozen image features (seeded split, few-shot k)",
     "knn": "k-nearest-neighbour classification on frozen image features",
 }
+# Tasks whose options and runner live in another module (HELP, add_arguments, run).
+DELEGATED_TASKS = {"vqa": "rsvl.cli.eval_vqa"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             task_parser.add_argument("--seed", type=int, default=0, help="split seed")
         if task == "knn":
             task_parser.add_argument("--k", type=int, default=20, help="neighbours")
+    for task, module_name in DELEGATED_TASKS.items():
+        module = importlib.import_module(module_name)
+        delegated = sub.add_parser(task, help=module.HELP, description=module.HELP)
+        module.add_arguments(delegated)
     suite = sub.add_parser("suite", help="run a suite file (eval/suites/*.json)")
     _common(suite)
     suite.add_argument("--suite", required=True, help="suite JSON file")
@@ -76,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the model once, run the task(s), print one line per result."""
     if args.task == "list":
         return _list()
+    if args.task in DELEGATED_TASKS:
+        return int(importlib.import_module(DELEGATED_TASKS[args.task]).run(args))
     from rsvl.evaluation.features import FeatureOptions
     from rsvl.evaluation.runner import (
         EvalRequest,

@@ -24,6 +24,8 @@ HEADLINE: dict[str, tuple[str, float, str]] = {
     "retrieval": ("mean_recall", 1.0, "retrieval mean recall (mean of R@1/5/10 both ways, x100)"),
     "linear-probe": ("acc1", 100.0, "linear-probe top-1 accuracy (%)"),
     "knn": ("acc1", 100.0, "k-NN top-1 accuracy (%)"),
+    "vqa-zeroshot": ("oa", 100.0, "VQA zero-shot overall accuracy (%)"),
+    "vqa-head": ("oa", 100.0, "VQA fusion-head overall accuracy (%)"),
 }
 
 

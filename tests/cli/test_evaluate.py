@@ -51,3 +51,10 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "list"]) == 0
     out = capsys.readouterr().out
     assert "sydney-captions" in out and "presets: clip_benchmark" in out
+
+
+def test_vqa_is_wired_as_a_task(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "vqa", "--help"])
+    assert exit_info.value.code == 0
+    assert "--method" in capsys.readouterr().out
