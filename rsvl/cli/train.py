@@ -1,16 +1,68 @@
-"""``rsvl train``: not built yet (see the README's roadmap)."""
+"""``rsvl train``: continually pretrain a CLIP model; ``rsvl train wise-ft``: interpolate weights.
+
+``rsvl train --config C [--set k=v ...]`` trains in this process (one CPU or GPU);
+``--processes N`` starts N ranks with ``accelerate launch`` (on CPU with the flags that really
+give N DDP ranks, see docs/environment.md). Several GPUs or nodes: run
+``accelerate launch -m rsvl.training.launch --config C`` with your own accelerate config.
+"""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 
-from rsvl.cli.not_built import refuse as run
-
-HELP = "continually pretrain a CLIP model (use accelerate launch for several processes)"
+HELP = "continually pretrain a CLIP model (Accelerate; --processes N for N ranks); wise-ft"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options until the feature is built."""
+    """Training options, plus the ``wise-ft`` sub-job."""
+    from rsvl.training.launch import add_config_arguments
+
+    add_config_arguments(parser)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="number of ranks to launch with accelerate (default: 1, in-process)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="train on CPU even when a GPU is present")
+    jobs = parser.add_subparsers(dest="job", metavar="JOB")
+    wise = jobs.add_parser("wise-ft", help="interpolate initial and trained weights (WiSE-FT)")
+    wise.add_argument("--initial", required=True, help="model spec before training")
+    wise.add_argument("--trained", required=True, help="model spec after training")
+    wise.add_argument("--alpha", type=float, default=0.5,
+                      help="weight of the trained model, 0..1 (default: 0.5)")
+    wise.add_argument("--out", required=True, help="export folder for the interpolated model")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (in-process or launched), or run the wise-ft sub-job."""
+    if args.job == "wise-ft":
+        from rsvl.training.wise_ft import wise_ft
+
+        out = wise_ft(args.initial, args.trained, args.alpha, args.out)
+        print(f"wrote {out} (alpha={args.alpha})")
+        return 0
+    from rsvl.errors import ConfigError
+    from rsvl.training import launch
+
+    if args.processes < 1:
+        raise ConfigError(f"--processes must be at least 1, got {args.processes}")
+    if args.processes == 1:
+        if args.cpu:
+            import os
+
+            os.environ["ACCELERATE_USE_CPU"] = "1"
+        return launch.main(_script_argv(args))
+    import torch
+
+    cpu = args.cpu or not torch.cuda.is_available()
+    command = launch.accelerate_command(args.processes, args.config, args.overrides, cpu)
+    return subprocess.run(command, env=launch.launch_environment(cpu), check=False).returncode
+
+
+def _script_argv(args: argparse.Namespace) -> list[str]:
+    argv = ["--config", args.config] if args.config else []
+    for override in args.overrides:
+        argv += ["--set", override]
+    return argv
 
 
 __all__ = ["HELP", "add_arguments", "run"]

@@ -249,15 +249,15 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    import yaml
+
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
             payload = yaml.safe_load(text) or {}
         else:
             payload = json.loads(text)
-    except (json.JSONDecodeError, ValueError) as error:
+    except (ValueError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0]
         kind = path.suffix.lstrip(".").upper()
         raise ConfigError(f"{path}: not valid {kind} ({reason})") from None

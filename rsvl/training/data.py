@@ -10,9 +10,10 @@ exact:
   new order) instead of ending, so every rank always has a full batch and an epoch is a fixed
   number of steps (``samples // global batch``) on every rank: no rank waits on another.
 - Each worker assembles whole batches; the DataLoader takes them round-robin, so after ``n``
-  batches worker ``w`` produced ``ceil((n - w) / workers)`` of them. A resumed run skips that
-  many samples per worker before any augmentation (images are decoded only to spot corrupt
-  ones), then continues with identical batches.
+  batches worker ``w`` produced ``ceil((n - w) / workers)`` of them. A resumed run rotates the
+  worker roles so the round-robin restarts at the right one, skips that many samples per
+  worker before any augmentation (images are decoded only to spot corrupt ones), then
+  continues with identical batches.
 - Caption choice and augmentations draw from a generator seeded by (seed, epoch, pass, key).
 
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
@@ -207,13 +208,11 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        # The DataLoader always starts its round-robin at worker 0; a resumed epoch must start
+        # at the worker that was next, so physical worker i plays logical worker i + skipped.
+        worker = (worker + self.skip_batches) % workers
         slot, slots = self.rank * workers + worker, self.world_size * workers
-        mine, whole_units = self._deal(slot, slots)
-        share = sum(u.size for u in mine) // (1 if whole_units else slots)
-        # A buffer larger than the slot's share would mix two passes and repeat samples.
-        buffer = max(1, min(self.shuffle_buffer, share))
-        stream = _shuffled(self._slot_stream(slot, slots), buffer,
-                           random.Random(f"{self.seed}:{self.epoch}:{slot}:buffer"))
+        stream = self._slot_stream(slot, slots)
         # Corrupt samples in the skipped part were counted by the run that first met them.
         to_skip = worker_skip(self.skip_batches, worker, workers) * self.batch_size
         while to_skip:
@@ -254,22 +253,25 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         """(pass, sample) forever over this slot's share, dealt once per epoch.
 
         The deal is fixed for the epoch, so wrapping around never hands a rank another rank's
-        samples; only the order of a slot's own units changes from pass to pass.
+        samples. Each pass goes through its own shuffle buffer, drained at the end of the pass,
+        so a pass visits every sample of the share exactly once.
         """
         mine, whole_units = self._deal(slot, slots)
         pass_index = 0
         while True:
-            yielded = 0
-            # Sample-level dealing needs one order shared by all slots.
+            # Sample-level dealing needs one unit order shared by all slots.
             owner = slot if whole_units else "all"
             random.Random(f"{self.seed}:{self.epoch}:{owner}:{pass_index}").shuffle(mine)
-            position = 0
-            for unit in mine:
-                for sample in read_unit(unit):
-                    if whole_units or position % slots == slot:
-                        yielded += 1
-                        yield pass_index, sample
-                    position += 1
+            share = (
+                sample
+                for position, sample in enumerate(s for unit in mine for s in read_unit(unit))
+                if whole_units or position % slots == slot
+            )
+            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pass_index}:buffer")
+            yielded = 0
+            for sample in _shuffled(share, self.shuffle_buffer, rng):
+                yielded += 1
+                yield pass_index, sample
             if yielded == 0:
                 raise InputError(
                     f"{self.units[0].path.parent} is too small to give every one of {slots} "
@@ -278,11 +280,9 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             pass_index += 1
 
 
-def _shuffled(
-    items: Iterator[tuple[int, RawSample]], size: int, rng: random.Random
-) -> Iterator[tuple[int, RawSample]]:
-    """Reservoir-style shuffle buffer over an endless stream."""
-    buffer: list[tuple[int, RawSample]] = []
+def _shuffled(items: Iterator[RawSample], size: int, rng: random.Random) -> Iterator[RawSample]:
+    """Shuffle buffer over a finite stream: random picks once full, the rest shuffled at the end."""
+    buffer: list[RawSample] = []
     for item in items:
         if len(buffer) < size:
             buffer.append(item)

@@ -81,3 +81,9 @@ def colour_shards(tmp_path: Path) -> Callable[..., Path]:
         return shard_dir
 
     return make
+
+
+@pytest.fixture
+def class_folder(tmp_path: Path) -> Path:
+    """A small class-folder validation set (8 classes x 2 images)."""
+    return write_class_folder(tmp_path / "val", per_class=2)

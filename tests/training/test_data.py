@@ -1,0 +1,105 @@
+"""Streaming batches: no duplicates across ranks and workers, exact resume, broken inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from rsvl.data.shards import iter_shard
+from rsvl.errors import InputError
+from rsvl.training.augment import ImageTransform
+from rsvl.training.config import AugmentConfig
+from rsvl.training.data import ContrastiveStream, Unit, list_units, worker_skip
+
+TRANSFORM = ImageTransform(16, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), AugmentConfig())
+
+
+def _batches(units: list[Unit], rank: int = 0, world: int = 1, workers: int = 0,
+             count: int = 4, **options: Any) -> list[dict[str, Any]]:
+    stream = ContrastiveStream(units, rank, world, 8, TRANSFORM, list, seed=3, epoch=0,
+                               shuffle_buffer=10, **options)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers)
+    batches = iter(loader)
+    return [next(batches) for _ in range(count)]
+
+
+def _keys(batches: list[dict[str, Any]]) -> list[str]:
+    return [key for batch in batches for key in batch["keys"]]
+
+
+@pytest.mark.parametrize("per_shard", [16, 32])  # 4 shards (one per slot) or 2 (sample split)
+def test_ranks_and_workers_read_disjoint_samples(
+    colour_shards: Callable[..., Path], per_shard: int
+) -> None:
+    units = list_units(colour_shards(samples=64, per_shard=per_shard))
+    # An epoch is 64 samples / (2 ranks x 8) = 4 batches per rank.
+    seen = [_keys(_batches(units, rank, world=2, workers=2)) for rank in (0, 1)]
+    assert len(set(seen[0])) == len(seen[0]) == 32 and len(set(seen[1])) == 32
+    assert not set(seen[0]) & set(seen[1])
+
+
+def test_resume_skips_to_the_same_batches(colour_shards: Callable[..., Path]) -> None:
+    units = list_units(colour_shards(samples=64, per_shard=16))
+    whole = _batches(units, workers=2, count=6)
+    resumed = _batches(units, workers=2, count=3, skip_batches=3)
+    assert worker_skip(3, 0, 2) == 2 and worker_skip(3, 1, 2) == 1
+    for expected, got in zip(whole[3:], resumed, strict=True):
+        assert expected["keys"] == got["keys"] and expected["text"] == got["text"]
+        assert torch.equal(expected["image"], got["image"])
+
+
+def test_caption_modes(colour_shards: Callable[..., Path]) -> None:
+    units = list_units(colour_shards(samples=32, per_shard=32))
+    first = [c for b in _batches(units, caption_mode="first") for c in b["text"]]
+    assert all(c.startswith("a satellite image of") for c in first)
+    sampled = [c for b in _batches(units) for c in b["text"]]
+    assert {c.startswith("a satellite image of") for c in sampled} == {True, False}
+
+
+def test_corrupt_samples_are_skipped_and_counted(colour_shards: Callable[..., Path]) -> None:
+    units = list_units(colour_shards(samples=32, per_shard=32, corrupt=(2, 5, 7)))
+    batches = _batches(units, count=3)  # 24 good samples: each pass meets all 3 corrupt ones
+    assert sum(b["corrupt"] for b in batches) == 3
+    assert not {"chip0002", "chip0005", "chip0007"} & set(_keys(batches))
+
+
+def test_truncated_shard_is_counted_not_fatal(colour_shards: Callable[..., Path]) -> None:
+    shard_dir = colour_shards(samples=32, per_shard=16)
+    tar = shard_dir / "00001.tar"
+    tar.write_bytes(tar.read_bytes()[:9000])
+    batches = _batches(list_units(shard_dir), count=2)
+    assert sum(b["corrupt"] for b in batches) >= 1
+
+
+def test_missing_shard_is_an_error_naming_it(colour_shards: Callable[..., Path]) -> None:
+    shard_dir = colour_shards(samples=32, per_shard=16)
+    (shard_dir / "00001.tar").unlink()
+    with pytest.raises(InputError, match="00001.tar"):
+        list_units(shard_dir)
+    with pytest.raises(InputError, match="shard folder not found"):
+        list_units(shard_dir / "nope")
+
+
+def test_parquet_copy_is_an_alternative_source(
+    colour_shards: Callable[..., Path], tmp_path: Path
+) -> None:
+    samples = list(iter_shard(colour_shards(samples=24, per_shard=24) / "00000.tar"))
+    table = pa.table({
+        "key": [s.key for s in samples],
+        "image": [{"bytes": s.image, "path": f"{s.key}.jpg"} for s in samples],
+        "captions": [s.record["captions"] for s in samples],
+        "split": ["train"] * len(samples),
+    })
+    path = tmp_path / "train.parquet"
+    pq.write_table(table, path, row_group_size=8)
+    units = list_units(path)
+    assert [u.size for u in units] == [8, 8, 8]
+    seen = [_keys(_batches(units, rank, world=2, count=1)) for rank in (0, 1)]
+    assert not set(seen[0]) & set(seen[1])
+    assert set(seen[0]) | set(seen[1]) <= {s.key for s in samples}

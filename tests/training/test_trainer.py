@@ -1,0 +1,139 @@
+"""End to end: 2 real CPU ranks, exact resume after SIGKILL, export, eval hook, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import pytest
+import torch
+
+from rsvl.cli import main as cli_main
+from rsvl.models import export_model, load_clip
+from rsvl.models.registry import register_architectures
+from rsvl.training.launch import accelerate_command, launch_environment
+
+TINY = ["model.spec=rsvl-micro", "data.batch_size=8", "optim.warmup_steps=2",
+        "run.log_every=1", "run.progress=false", "run.trackers=[]", "data.shuffle_buffer=16"]
+
+
+def _overrides(*extra: str) -> list[str]:
+    return [arg for item in (*TINY, *extra) for arg in ("--set", item)]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _losses(run_dir: Path) -> dict[int, float]:
+    """Loss per step; a resumed run's later entries replace the killed run's."""
+    return {e["step"]: e["loss"] for e in _jsonl(run_dir / "log.jsonl") if "loss" in e}
+
+
+@pytest.mark.slow
+def test_two_cpu_ranks_share_one_model(colour_shards: Callable[..., Path], tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    overrides = [f"data.train={colour_shards(samples=64, per_shard=16)}",
+                 f"run.out_dir={run_dir}", "run.max_steps=6", "run.log_ranks=true"]
+    command = accelerate_command(2, None, [*TINY, *overrides], cpu=True)
+    result = subprocess.run(command, env=launch_environment(cpu=True), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [_jsonl(run_dir / "ranks" / f"rank{r}.jsonl") for r in (0, 1)]
+    assert [len(r) for r in ranks] == [6, 6]
+    assert {e["num_processes"] for r in ranks for e in r} == {2}
+    for first, second in zip(*ranks, strict=True):
+        assert first["step"] == second["step"]
+        assert first["weights_sha256"] == second["weights_sha256"]  # gradients were shared
+    assert len({e["weights_sha256"] for e in ranks[0]}) == 6  # and the weights did move
+    # An epoch is 64 / (2 x 8) = 4 steps: within it the ranks never see the same sample.
+    epoch_keys = [{k for e in r[:4] for k in e["keys"]} for r in ranks]
+    assert len(epoch_keys[0]) == len(epoch_keys[1]) == 32
+    assert not epoch_keys[0] & epoch_keys[1]
+    losses = _losses(run_dir)
+    assert losses[6] < losses[1]
+    # The export loads in plain open_clip (rsvl's tiny architectures registered first).
+    register_architectures()
+    weights = run_dir / "export" / "open_clip_model.safetensors"
+    model, _, _ = open_clip.create_model_and_transforms("rsvl-micro", pretrained=str(weights))
+    assert torch.allclose(model.logit_scale, load_clip(str(run_dir / "export")).model.logit_scale)
+
+
+def _train_process(config: list[str]) -> subprocess.Popen[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "rsvl.training.launch", *config], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_gives_the_same_losses(
+    colour_shards: Callable[..., Path], class_folder: Path, tmp_path: Path
+) -> None:
+    shards = colour_shards(samples=64, per_shard=16)
+    val = class_folder
+    common = [f"data.train={shards}", "data.workers=2", "run.max_steps=12", "run.save_every=3",
+              "eval.every_steps=6", f"eval.class_folder={val}"]
+    reference = _train_process(_overrides(*common, f"run.out_dir={tmp_path / 'ref'}"))
+    output, _ = reference.communicate(timeout=300)
+    assert reference.returncode == 0, output[-3000:]
+
+    killed = _train_process(_overrides(*common, f"run.out_dir={tmp_path / 'run'}"))
+    assert killed.stdout is not None
+    for line in killed.stdout:
+        if line.startswith("saved step_"):
+            killed.send_signal(signal.SIGKILL)
+            break
+    killed.wait(timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = _train_process(_overrides(*common, f"run.out_dir={tmp_path / 'run'}"))
+    output, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, output[-3000:]
+    resumed_at = re.search(r"resumed from \S+ at step (\d+)", output)
+    assert resumed_at and 3 <= int(resumed_at.group(1)) < 12
+
+    expected = _losses(tmp_path / "ref")
+    assert sorted(expected) == list(range(1, 13))
+    assert _losses(tmp_path / "run") == expected  # exactly: same data order, same arithmetic
+    accuracy = [e for e in _jsonl(tmp_path / "ref" / "log.jsonl") if "zero_shot_acc1" in e]
+    assert [e["step"] for e in accuracy] == [6, 12]
+    assert sorted(p.name for p in (tmp_path / "ref").glob("step_*")) == ["step_12", "step_9"]
+
+
+def test_checkpoint_of_another_architecture_is_one_line(
+    colour_shards: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    micro = export_model(load_clip("rsvl-micro", device="cpu").model, "rsvl-micro", tmp_path / "m")
+    spec = f"rsvl-tiny:{micro / 'open_clip_model.safetensors'}"
+    argv = ["train", "--cpu", *_overrides(f"model.spec={spec}",
+            f"data.train={colour_shards(samples=16, per_shard=16)}",
+            f"run.out_dir={tmp_path / 'run'}")]
+    assert cli_main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "does not fit architecture rsvl-tiny" in error
+
+
+def test_config_typo_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["train", "--set", "optim.warmup=5"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == ("rsvl train: error: defaults: unknown key optim.warmup; "
+                     "did you mean optim.warmup_steps?")
+
+
+def test_cpu_launch_uses_the_flags_that_give_real_ranks() -> None:
+    command = accelerate_command(2, "c.json", ["run.max_steps=3"], cpu=True)
+    joined = " ".join(command)
+    assert "--multi_gpu --num_machines 1 --mixed_precision no --dynamo_backend no" in joined
+    assert "--cpu" not in command  # `--cpu --num_processes 2` silently runs one process
+    assert joined.endswith("-m rsvl.training.launch --config c.json --set run.max_steps=3")
+    env = launch_environment(cpu=True)
+    assert env["ACCELERATE_USE_CPU"] == "1" and env["OMP_NUM_THREADS"]
