@@ -115,6 +115,7 @@ def load_clip(
     spec: str | ModelSpec,
     device: str | None = None,
     aug_cfg: dict[str, Any] | None = None,
+    seed: int = 0,
 ) -> LoadedModel:
     """Load a model from any supported spec.
 
@@ -122,20 +123,25 @@ def load_clip(
         spec: A spec string or parsed :class:`ModelSpec`.
         device: ``cuda``, ``mps``, ``cpu``...; picked automatically when None.
         aug_cfg: open_clip augmentation config for ``preprocess_train``.
+        seed: Seed of the random initialisation, so a from-scratch model (and its checksum)
+            is the same on every load; the caller's global RNG state is left untouched.
 
     Returns:
         The model in eval mode with its transforms, tokenizer and checksum.
     """
     import open_clip
+    import torch
 
     register_architectures()
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     device = device or default_device()
     name, pretrained = _open_clip_arguments(parsed)
     try:
-        model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, aug_cfg=aug_cfg
-        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=pretrained, device=device, aug_cfg=aug_cfg
+            )
     except (RuntimeError, ValueError, OSError, KeyError) as error:
         raise InputError(_explain_load_failure(parsed, error)) from None
     if parsed.kind == "checkpoint":

@@ -69,3 +69,13 @@ def test_corrupt_checkpoint_is_one_line(tmp_path: Path) -> None:
 def test_pretrained_tag_offline_explains_network_need() -> None:
     with pytest.raises(InputError, match="needs network access"):
         load_clip("rsvl-micro:some_tag", device="cpu")
+
+
+def test_scratch_initialisation_is_seeded_and_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first = load_clip("rsvl-micro", device="cpu")
+    assert torch.equal(torch.rand(1), expected_next)
+    assert load_clip("rsvl-micro", device="cpu").checksum == first.checksum
+    assert load_clip("rsvl-micro", device="cpu", seed=1).checksum != first.checksum
