@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,7 @@ class BuildResult:
         rejected: Rejected focus objects per reason.
         focus: The prepared features (their vocabulary report included).
         manifest: The manifest's content.
+        seconds: Wall time per stage (``features``, ``chips``, ``filters``, ``outputs``).
     """
 
     root: Path
@@ -113,6 +115,7 @@ class BuildResult:
     rejected: Counter[str]
     focus: FocusFeatures
     manifest: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for the terminal: counts per split and rejections per reason."""
@@ -124,6 +127,19 @@ class BuildResult:
                             or "none"),
         ]
         return "\n".join(lines)
+
+
+class _StageClock:
+    """Wall time of consecutive stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = now - self._last
+        self._last = now
 
 
 def native_resolution(imagery: Imagery) -> float:
@@ -225,12 +241,15 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         ConfigError: An invalid setting, or ``out`` holds a build with other settings.
     """
     root = Path(config.out)
+    clock = _StageClock()
     imagery = open_imagery(config.imagery, licence=config.licence)
     settings = _sample_settings(config, imagery)
     focus = load_focus_features(config.osm, imagery, config.read_options)
     _check_resumable(root / PARTITIONS_DIR, config)
     tasks = plan_tasks(config, imagery, focus, settings)
+    clock.lap("features")
     run_partitions(tasks, make_partition, workers=config.workers, description="chips")
+    clock.lap("chips")
     candidates, rejected = gather(tasks)
     if focus.outside:
         rejected[OUTSIDE_IMAGERY] += focus.outside
@@ -246,6 +265,7 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     for candidate in candidates:
         if candidate.key in dropped:
             (root / candidate.image).unlink(missing_ok=True)
+    clock.lap("filters")
     write_records(root / RECORDS_FILE, records)
     shards = write_shards(root, records, config.shard_size)
     per_split = write_parquet(root, records)
@@ -262,4 +282,5 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
                "tag_vocabulary": focus.vocabulary.to_dict()},
     )
-    return BuildResult(root, records, rejected, focus, manifest)
+    clock.lap("outputs")
+    return BuildResult(root, records, rejected, focus, manifest, clock.seconds)

@@ -127,7 +127,10 @@ def check_pixels(rgb: np.ndarray, valid: np.ndarray, rule: ChipRule) -> None:
     valid_fraction = float(valid.mean()) if valid.size else 0.0
     if valid_fraction < rule.min_valid_fraction:
         raise ChipRejected(MOSTLY_NODATA)
-    if float(rgb[valid].std()) < rule.min_pixel_std:
+    # Every other pixel tells a blank chip from a textured one at a quarter of the cost.
+    sample, sample_valid = rgb[::2, ::2], valid[::2, ::2]
+    pixels = sample if valid_fraction == 1.0 else sample[sample_valid]
+    if float(pixels.std()) < rule.min_pixel_std:
         raise ChipRejected(BLANK)
 
 
