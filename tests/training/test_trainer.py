@@ -127,13 +127,3 @@ def test_config_typo_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     error = capsys.readouterr().err.strip()
     assert error == ("rsvl train: error: defaults: unknown key optim.warmup; "
                      "did you mean optim.warmup_steps?")
-
-
-def test_cpu_launch_uses_the_flags_that_give_real_ranks() -> None:
-    command = accelerate_command(2, "c.json", ["run.max_steps=3"], cpu=True)
-    joined = " ".join(command)
-    assert "--multi_gpu --num_machines 1 --mixed_precision no --dynamo_backend no" in joined
-    assert "--cpu" not in command  # `--cpu --num_processes 2` silently runs one process
-    assert joined.endswith("-m rsvl.training.launch --config c.json --set run.max_steps=3")
-    env = launch_environment(cpu=True)
-    assert env["ACCELERATE_USE_CPU"] == "1" and env["OMP_NUM_THREADS"]

@@ -1,0 +1,50 @@
+"""WiSE-FT: exact endpoints, the midpoint, and refusal of mismatched models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rsvl.cli import main as cli_main
+from rsvl.errors import InputError
+from rsvl.models import export_model, load_clip
+from rsvl.training.wise_ft import interpolate_state
+
+WEIGHTS = "open_clip_model.safetensors"
+
+
+def _export(arch: str, seed: int, out: Path) -> Path:
+    """A scratch model nudged by seeded noise (scratch inits are identical on every call)."""
+    model = load_clip(arch, device="cpu").model
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.01 * torch.randn(param.shape, generator=generator))
+    return export_model(model, arch, out)
+
+
+def test_endpoints_are_exact_and_midpoint_is_the_mean(tmp_path: Path) -> None:
+    initial = _export("rsvl-micro", 0, tmp_path / "a")
+    trained = _export("rsvl-micro", 1, tmp_path / "b")
+    for alpha in ("0", "1", "0.5"):
+        assert cli_main(["train", "wise-ft", "--initial", str(initial), "--trained", str(trained),
+                         "--alpha", alpha, "--out", str(tmp_path / alpha)]) == 0
+    start, end = load_file(initial / WEIGHTS), load_file(trained / WEIGHTS)
+    at_zero, at_one = load_file(tmp_path / "0" / WEIGHTS), load_file(tmp_path / "1" / WEIGHTS)
+    middle = load_file(tmp_path / "0.5" / WEIGHTS)
+    assert all(torch.equal(at_zero[k], start[k]) for k in start)
+    assert all(torch.equal(at_one[k], end[k]) for k in end)
+    assert not torch.equal(start["visual.proj"], end["visual.proj"])
+    assert torch.allclose(middle["visual.proj"], (start["visual.proj"] + end["visual.proj"]) / 2)
+
+
+def test_models_of_different_architectures_are_refused() -> None:
+    micro = load_clip("rsvl-micro", device="cpu").model.state_dict()
+    tiny = load_clip("rsvl-tiny", device="cpu").model.state_dict()
+    with pytest.raises(InputError, match="different parameters"):
+        interpolate_state(micro, tiny, 0.5)
+    with pytest.raises(InputError, match="visual.proj has shape"):
+        interpolate_state(micro, {**micro, "visual.proj": torch.zeros(3, 3)}, 0.5)
