@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rsvl.cli import build_dedup, build_import
 from rsvl.errors import NotBuiltYet
 
 HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
@@ -167,7 +168,8 @@ JOBS: dict[str, Job] = {
     "retrieval": Job("caption retrieval set (Karpathy JSON) from the test split",
                      _add_retrieval, _run_retrieval),
     "vqa": _not_built("RSVQA-style question sets from OSM features"),
-    "import": _not_built("import published datasets as records"),
+    "import": Job(build_import.HELP, build_import.add_arguments, build_import.run),
+    "dedup": Job(build_dedup.HELP, build_dedup.add_arguments, build_dedup.run),
 }
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-import webdataset
 
 from rsvl.build.export import write_footprints, write_parquet, write_shards
 from rsvl.data.records import Record
@@ -53,10 +52,6 @@ def test_shards_read_by_open_clip_webdataset_loader(tmp_path: Path,
     assert images.shape == (7, 32 * 32, 3) and texts.shape == (7, 77)
 
 
-@pytest.mark.xfail(
-    int(webdataset.__version__.split(".")[0]) >= 1, strict=True, raises=KeyError,
-    reason="open_clip_train 3.3's training pipeline needs webdataset<=0.2.86 (its 'training' "
-           "extra pins it); webdataset 1.x yields end-of-shard markers it cannot group")
 def test_open_clip_training_pipeline_reads_shards(tmp_path: Path,
                                                   dataset: list[Record]) -> None:
     write_shards(tmp_path, dataset, shard_size=3)

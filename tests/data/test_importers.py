@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from rsvl.cli import build_import
+from rsvl.cli import main
 from rsvl.data.importers import get_format, import_dataset, list_formats
 from rsvl.data.importers.base import key_from_path, normalise_split
 from rsvl.data.importers.folder import caption, display_name
@@ -238,11 +237,8 @@ def test_split_and_key_helpers():
 def test_cli_import_csv(tmp_path, scene, capsys):
     scene(3).save(tmp_path / "x.jpg")
     (tmp_path / "pairs.csv").write_text("filepath,title\nx.jpg,a lake\n")
-    parser = argparse.ArgumentParser()
-    build_import.add_arguments(parser)
-    args = parser.parse_args([str(tmp_path / "pairs.csv"), "--format", "csv", "--out",
-                              str(tmp_path / "out"), "--name", "p", "--licence", "CC0",
-                              "--split", "val"])
-    assert build_import.run(args) == 0
+    argv = [str(tmp_path / "pairs.csv"), "--format", "csv", "--out", str(tmp_path / "out"),
+            "--name", "p", "--licence", "CC0", "--split", "val"]
+    assert main(["build", "import", *argv]) == 0
     assert "1 images" in capsys.readouterr().out
     assert [r.split for r in read_records(tmp_path / "out" / "records.jsonl")] == ["val"]
