@@ -28,3 +28,16 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "rsvl", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.startswith("rsvl ")
+
+
+def test_help_imports_no_heavy_stack() -> None:
+    """``rsvl --help`` and ``rsvl JOB --help`` must not pay for torch or the raster stack."""
+    heavy = ("torch", "rasterio", "geopandas", "open_clip", "osmium", "shapely", "matplotlib")
+    for argv in (["--help"], *([name, "--help"] for name in SUBCOMMANDS)):
+        code = (
+            "import sys\nfrom rsvl.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print([m for m in {heavy!r} if m in sys.modules])"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.stdout.strip().splitlines()[-1] == "[]", (argv, result.stderr[-500:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rsvl.synth.region import DEFAULT_GSD_M, DEFAULT_SEED, DEFAULT_SIZE_M
+from rsvl.synth.defaults import DEFAULT_GSD_M, DEFAULT_SEED, DEFAULT_SIZE_M
 
 HELP = "generate the built-in synthetic region (OSM XML, orthophoto GeoTIFF, tile pyramid)"
 
