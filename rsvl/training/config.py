@@ -154,17 +154,19 @@ class RunConfig:
 
 @dataclass
 class EvalConfig:
-    """Optional zero-shot classification during training.
+    """Optional zero-shot classification during training (``rsvl.evaluation``).
 
     Attributes:
         every_steps: Evaluate every N optimizer steps (0 disables).
-        class_folder: A folder with one sub-folder of images per class.
+        dataset: A class-folder validation set, or a registered benchmark name.
+        root: Where a registered benchmark lives (empty: its default place).
         templates: Prompt templates; ``{c}`` is replaced by the class name.
-        max_images: Cap on evaluated images (keeps the pause short).
+        max_images: Evaluate a fixed random subset of at most this many images.
     """
 
     every_steps: int = 0
-    class_folder: str = ""
+    dataset: str = ""
+    root: str = ""
     templates: list[str] = field(
         default_factory=lambda: ["a satellite photo of {c}.", "a satellite image of {c}"]
     )
@@ -242,6 +244,8 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
         raise ConfigError(
             f"{origin}: augment.crop_scale must be [low, high] with 0 < low <= high <= 1"
         )
+    if config.eval.every_steps and not config.eval.dataset:
+        raise ConfigError(f"{origin}: eval.every_steps is set but eval.dataset is empty")
     if config.run.epochs < 1 and config.run.max_steps < 1:
         raise ConfigError(f"{origin}: set run.epochs or run.max_steps to at least 1")
 

@@ -17,6 +17,7 @@ uninterrupted run's losses exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ from rsvl.models.loading import weights_sha256
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import TrainConfig
 from rsvl.training.data import ContrastiveStream, list_units, steps_per_epoch
+from rsvl.training.eval_hook import zero_shot_metrics
 from rsvl.training.loss import accumulated_backward, make_loss
 from rsvl.training.optim import (
     apply_model_options,
@@ -45,7 +47,6 @@ from rsvl.training.optim import (
     lr_at,
     set_lr,
 )
-from rsvl.training.zero_shot import class_folder_accuracy
 
 STATE_FILE = "trainer_state.json"
 # Sections that fix the data order and the optimisation: a resumed run must not change them.
@@ -196,7 +197,7 @@ def train(config: TrainConfig) -> TrainResult:
                 window_start, window_steps = time.perf_counter(), 0
             progress.update(1)
             if config.eval.every_steps and step % config.eval.every_steps == 0:
-                _evaluate(accelerator, config, loaded, unwrapped, step)
+                _evaluate(accelerator, config, loaded, step)
             if run.save_every and step % run.save_every == 0 and step < total_steps:
                 save_checkpoint(accelerator, out_dir, step, run.keep_last)
         del batches, loader
@@ -294,20 +295,11 @@ def _log_rank(
         handle.write(json.dumps(entry) + "\n")
 
 
-def _evaluate(
-    accelerator: Accelerator, config: TrainConfig, loaded: Any, model: Any, step: int
-) -> None:
-    """The eval hook: zero-shot accuracy on the main process, logged at ``step``."""
+def _evaluate(accelerator: Accelerator, config: TrainConfig, loaded: Any, step: int) -> None:
+    """The eval hook: zero-shot metrics on the main process, logged at ``step``."""
     if accelerator.is_main_process:
-        size = loaded.preprocess_cfg["size"]
-        transform = ImageTransform(
-            size if isinstance(size, int) else size[0],
-            loaded.preprocess_cfg["mean"], loaded.preprocess_cfg["std"],
-        )
-        metrics = class_folder_accuracy(
-            model, loaded.tokenizer, transform, config.eval.class_folder,
-            config.eval.templates, accelerator.device, config.eval.max_images,
-        )
+        current = dataclasses.replace(loaded, device=str(accelerator.device))
+        metrics = zero_shot_metrics(current, config.eval)
         accelerator.log(metrics, step=step)
         accelerator.print(f"step {step}: zero-shot acc1 {metrics['zero_shot_acc1']:.3f}")
     accelerator.wait_for_everyone()

@@ -82,7 +82,7 @@ def test_resume_after_sigkill_gives_the_same_losses(
     shards = colour_shards(samples=64, per_shard=16)
     val = class_folder
     common = [f"data.train={shards}", "data.workers=2", "run.max_steps=12", "run.save_every=3",
-              "eval.every_steps=6", f"eval.class_folder={val}"]
+              "eval.every_steps=6", f"eval.dataset={val}"]
     reference = _train_process(_overrides(*common, f"run.out_dir={tmp_path / 'ref'}"))
     output, _ = reference.communicate(timeout=300)
     assert reference.returncode == 0, output[-3000:]
