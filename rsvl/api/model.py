@@ -16,12 +16,9 @@ import numpy as np
 from rsvl.api.images import describe, iter_images, to_pil
 from rsvl.errors import ConfigError, InputError
 from rsvl.evaluation.zeroshot import LOGIT_SCALE
-from rsvl.models import LoadedModel, load_clip, parse_model_spec
+from rsvl.models import LoadedModel, load_clip
 
 DEFAULT_TEMPLATES = "skyscript"
-# Scratch specs (``rsvl-tiny``) are seeded so that the same spec names the same random weights:
-# an index built with one can be searched again, and a notebook gives the same numbers twice.
-SCRATCH_SEED = 0
 
 Prediction = list[tuple[str, float]]
 
@@ -38,14 +35,7 @@ def load_model(name_or_path: str, device: str | None = None) -> RsvlModel:
     Returns:
         The model, ready to embed images and texts.
     """
-    import torch
-
-    spec = parse_model_spec(name_or_path)
-    if spec.kind != "scratch":
-        return RsvlModel(load_clip(spec, device=device))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SCRATCH_SEED)
-        return RsvlModel(load_clip(spec, device=device))
+    return RsvlModel(load_clip(name_or_path, device=device))
 
 
 class RsvlModel:
