@@ -48,6 +48,8 @@ class DataConfig:
         workers: DataLoader worker processes per training process.
         shuffle_buffer: Samples held in the shuffle buffer of each worker.
         captions: ``random`` (one of a record's captions per visit) or ``first``.
+        split: Train only on records of this split (built shards hold every split, so the
+            default keeps val/test chips out of training); empty trains on everything.
     """
 
     train: str = ""
@@ -56,6 +58,7 @@ class DataConfig:
     workers: int = 0
     shuffle_buffer: int = 1000
     captions: str = "random"
+    split: str = "train"
 
 
 @dataclass
@@ -193,6 +196,7 @@ class TrainConfig:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "data.source": ("auto", "shards", "parquet"),
     "data.captions": ("random", "first"),
+    "data.split": ("train", "val", "test", ""),
     "run.mixed_precision": ("no", "bf16", "fp16"),
 }
 

@@ -55,11 +55,13 @@ class Unit:
 
 @dataclass
 class RawSample:
-    """Undecoded sample: image bytes and all captions; ``None`` fields mark a corrupt sample."""
+    """Undecoded sample: image bytes, all captions and the record's split (None: unknown);
+    ``None`` image or captions mark a corrupt sample."""
 
     key: str
     image: bytes | None
     captions: list[str] | None
+    split: str | None = None
 
 
 def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
@@ -132,23 +134,27 @@ def _read_shard(path: Path) -> Iterator[RawSample]:
 def _shard_sample(key: str, members: dict[str, bytes]) -> RawSample:
     image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
     captions: list[str] | None = None
+    split = None
     try:
         if "json" in members:
-            captions = [str(c) for c in json.loads(members["json"])["captions"]]
+            record = json.loads(members["json"])
+            captions, split = [str(c) for c in record["captions"]], record.get("split")
         elif "txt" in members:
             captions = [members["txt"].decode("utf-8")]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         captions = None
-    return RawSample(key, image, captions or None)
+    return RawSample(key, image, captions or None, split)
 
 
 def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:
     import pyarrow.parquet as pq
 
-    table = pq.ParquetFile(path).read_row_group(row_group, columns=["key", "image", "captions"])
-    for row in table.to_pylist():
+    parquet = pq.ParquetFile(path)
+    columns = [c for c in ("key", "image", "captions", "split") if c in parquet.schema_arrow.names]
+    for row in parquet.read_row_group(row_group, columns=columns).to_pylist():
         image = (row.get("image") or {}).get("bytes")
-        yield RawSample(str(row["key"]), image, list(row["captions"] or []) or None)
+        captions = list(row["captions"] or []) or None
+        yield RawSample(str(row["key"]), image, captions, row.get("split"))
 
 
 def decode_image(sample: RawSample) -> Image.Image | None:
@@ -176,6 +182,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         shuffle_buffer: Shuffle buffer size per worker.
         caption_mode: ``random`` or ``first``.
         skip_batches: Batches the DataLoader already handed out this epoch (resume).
+        split: Keep only records of this split (shards hold every split); empty keeps all.
+            Records without a split are kept.
     """
 
     def __init__(
@@ -191,6 +199,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         shuffle_buffer: int = 1000,
         caption_mode: str = "random",
         skip_batches: int = 0,
+        split: str = "train",
     ) -> None:
         super().__init__()
         self.units = units
@@ -204,6 +213,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.shuffle_buffer = max(1, shuffle_buffer)
         self.caption_mode = caption_mode
         self.skip_batches = skip_batches
+        self.split = split
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
@@ -265,7 +275,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             share = (
                 sample
                 for position, sample in enumerate(s for unit in mine for s in read_unit(unit))
-                if whole_units or position % slots == slot
+                if (whole_units or position % slots == slot) and self._wanted(sample)
             )
             rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pass_index}:buffer")
             yielded = 0
@@ -274,10 +284,15 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                 yield pass_index, sample
             if yielded == 0:
                 raise InputError(
-                    f"{self.units[0].path.parent} is too small to give every one of {slots} "
-                    "processes and workers a sample; use fewer data.workers or more data"
+                    f"{self.units[0].path.parent} has too few {self.split or 'any'}-split samples "
+                    f"to give each of {slots} processes and workers one; use fewer data.workers "
+                    "or more data"
                 )
             pass_index += 1
+
+
+    def _wanted(self, sample: RawSample) -> bool:
+        return not self.split or sample.split is None or sample.split == self.split
 
 
 def _shuffled(items: Iterator[RawSample], size: int, rng: random.Random) -> Iterator[RawSample]:

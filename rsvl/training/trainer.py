@@ -152,7 +152,7 @@ def train(config: TrainConfig) -> TrainResult:
         stream = ContrastiveStream(
             units, accelerator.process_index, world, config.data.batch_size, train_transform,
             loaded.tokenizer, run.seed, epoch, config.data.shuffle_buffer, config.data.captions,
-            skip_batches=position * accum,
+            skip_batches=position * accum, split=config.data.split,
         )
         loader = torch.utils.data.DataLoader(
             stream, batch_size=None, num_workers=config.data.workers,

@@ -40,9 +40,11 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 def write_colour_shards(
-    shard_dir: Path, samples: int, per_shard: int, seed: int = 0, corrupt: tuple[int, ...] = ()
+    shard_dir: Path, samples: int, per_shard: int, seed: int = 0, corrupt: tuple[int, ...] = (),
+    test_every: int = 0,
 ) -> list[str]:
-    """Write ``samples`` chips into shards; indices in ``corrupt`` get undecodable image bytes."""
+    """Write ``samples`` chips into shards; indices in ``corrupt`` get undecodable image bytes,
+    every ``test_every``-th chip is in the test split (the others in train)."""
     rng = random.Random(seed)
     keys = []
     with ShardWriter(shard_dir, max_samples=per_shard) as writer:
@@ -50,7 +52,8 @@ def write_colour_shards(
             colour, texture = rng.choice(list(COLOURS)), rng.choice(TEXTURES)
             key = f"chip{index:04d}"
             record = Record(
-                key=key, image=f"{key}.jpg", split="train", source="test", licence="CC0",
+                key=key, image=f"{key}.jpg", source="test", licence="CC0",
+                split="test" if test_every and index % test_every == 0 else "train",
                 captions=[f"a satellite image of {colour} {texture}", f"{colour} {texture}"],
             )
             data = b"not a jpeg" if index in corrupt else jpeg(chip(colour, texture, rng))
@@ -73,11 +76,12 @@ def write_class_folder(root: Path, per_class: int = 4, seed: int = 1) -> Path:
 
 @pytest.fixture
 def colour_shards(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``colour_shards(samples=64, per_shard=16, corrupt=())`` -> shard folder."""
+    """Factory: ``colour_shards(samples=64, per_shard=16, corrupt=(), test_every=0)``."""
 
-    def make(samples: int = 64, per_shard: int = 16, corrupt: tuple[int, ...] = ()) -> Path:
+    def make(samples: int = 64, per_shard: int = 16, corrupt: tuple[int, ...] = (),
+             test_every: int = 0) -> Path:
         shard_dir = tmp_path / "shards"
-        write_colour_shards(shard_dir, samples, per_shard, corrupt=corrupt)
+        write_colour_shards(shard_dir, samples, per_shard, corrupt=corrupt, test_every=test_every)
         return shard_dir
 
     return make
@@ -87,3 +91,20 @@ def colour_shards(tmp_path: Path) -> Callable[..., Path]:
 def class_folder(tmp_path: Path) -> Path:
     """A small class-folder validation set (8 classes x 2 images)."""
     return write_class_folder(tmp_path / "val", per_class=2)
+
+
+@pytest.fixture(scope="session")
+def region_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic region's caption dataset (records.jsonl + shards of 16), as the demo's."""
+    from rsvl.build.captions import CaptionBuildConfig, build_captions
+    from rsvl.build.chips import ChipRule
+    from rsvl.synth import generate_region
+
+    root = tmp_path_factory.mktemp("region")
+    region = generate_region(root / "region", seed=0, size_m=1000, tiles=False)
+    build_captions(CaptionBuildConfig(
+        osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(root / "data"),
+        source="synthetic", licence="CC0-1.0", rule=ChipRule(chip_size=128), split_cell_m=400,
+        partition_px=500, shard_size=16,
+    ))
+    return root / "data"

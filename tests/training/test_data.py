@@ -62,6 +62,14 @@ def test_caption_modes(colour_shards: Callable[..., Path]) -> None:
     assert {c.startswith("a satellite image of") for c in sampled} == {True, False}
 
 
+def test_only_the_train_split_is_read(colour_shards: Callable[..., Path]) -> None:
+    units = list_units(colour_shards(samples=32, per_shard=32, test_every=4))
+    keys = set(_keys(_batches(units, count=3)))  # 24 train chips
+    assert len(keys) == 24 and not {f"chip{i:04d}" for i in range(0, 32, 4)} & keys
+    everything = set(_keys(_batches(units, count=4, split="")))
+    assert len(everything) == 32
+
+
 def test_corrupt_samples_are_skipped_and_counted(colour_shards: Callable[..., Path]) -> None:
     units = list_units(colour_shards(samples=32, per_shard=32, corrupt=(2, 5, 7)))
     batches = _batches(units, count=3)  # 24 good samples: each pass meets all 3 corrupt ones
