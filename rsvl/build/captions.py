@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,10 @@ class CaptionBuildConfig:
         max_iou: Footprint IoU above which a chip is a near-duplicate of a kept one.
         partition_px: Partition side in native imagery pixels.
         workers: Worker processes (output does not depend on it).
+        scheduler: A Dask scheduler (``local:N``, ``tcp://host:port``, ``file:PATH``) to run the
+            partitions on instead of ``workers`` local processes; the OSM extract is then
+            streamed once into per-partition GeoParquet files that workers read
+            (``OUT/.partitions/features``). Outputs do not depend on it.
         shard_size: Samples per WebDataset shard.
         bands: 1-based source bands for RGB (``None``: the reader's default).
         read_options: Extra keyword arguments for ``rsvl.osm.read_features``.
@@ -86,6 +91,7 @@ class CaptionBuildConfig:
     max_iou: float = 0.7
     partition_px: int = 4096
     workers: int = 1
+    scheduler: str | None = None
     shard_size: int = 1000
     bands: tuple[int, ...] | None = None
     read_options: dict[str, Any] = field(default_factory=dict)
@@ -168,7 +174,7 @@ def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSett
 def _check_resumable(folder: Path, config: CaptionBuildConfig) -> None:
     """Refuse to mix partitions made with another configuration into this build."""
     identity = {k: v for k, v in config.to_dict().items()
-                if k not in ("out", "workers", "shard_size")}
+                if k not in ("out", "workers", "scheduler", "shard_size")}
     marker = folder / "config.json"
     if marker.is_file():
         previous = json.loads(marker.read_text())
@@ -181,6 +187,13 @@ def _check_resumable(folder: Path, config: CaptionBuildConfig) -> None:
             )
     else:
         write_json(marker, identity)
+
+
+def chip_reach(config: CaptionBuildConfig, settings: SampleSettings) -> float:
+    """How far beyond its partition a feature can appear in the partition's chips (CRS units)."""
+    # A chip is centred on its object and at most max_gsd_factor * chip_size native pixels
+    # wide, so the features it can contain lie within that reach of its partition.
+    return config.rule.max_gsd_factor * settings.native_res * config.rule.chip_size / 2
 
 
 def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeatures,
@@ -201,9 +214,7 @@ def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeature
             result = result_path(folder, partitions[index])
             tasks[index] = PartitionTask(result, root, imagery, settings)
         tasks[index].focus.append(row)
-    # A chip is centred on its object and at most max_gsd_factor * chip_size native pixels
-    # wide, so the features it can contain lie within that reach of its partition.
-    reach = config.rule.max_gsd_factor * settings.native_res * config.rule.chip_size / 2
+    reach = chip_reach(config, settings)
     tree = shapely.STRtree(frame.geometry.values)
     for index, task in tasks.items():
         minx, miny, maxx, maxy = partitions[index].bounds
@@ -244,11 +255,20 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     clock = _StageClock()
     imagery = open_imagery(config.imagery, licence=config.licence)
     settings = _sample_settings(config, imagery)
-    focus = load_focus_features(config.osm, imagery, config.read_options)
-    _check_resumable(root / PARTITIONS_DIR, config)
-    tasks = plan_tasks(config, imagery, focus, settings)
+    if config.scheduler is None:
+        focus = load_focus_features(config.osm, imagery, config.read_options)
+        _check_resumable(root / PARTITIONS_DIR, config)
+        tasks: dict[Path, Any] = plan_tasks(config, imagery, focus, settings)
+        work: Callable[[Any], None] = make_partition
+    else:
+        from rsvl.build.partition_features import make_file_partition, plan_file_tasks
+
+        focus, tasks = plan_file_tasks(config, imagery, settings, root / PARTITIONS_DIR)
+        _check_resumable(root / PARTITIONS_DIR, config)
+        work = make_file_partition
     clock.lap("features")
-    run_partitions(tasks, make_partition, workers=config.workers, description="chips")
+    run_partitions(tasks, work, workers=config.workers, description="chips",
+                   scheduler=config.scheduler)
     clock.lap("chips")
     candidates, rejected = gather(tasks)
     if focus.outside:
@@ -275,8 +295,8 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         command=list(command if command is not None else sys.argv),
         config=config.to_dict(),
         inputs=describe_inputs({"osm": config.osm, "imagery": config.imagery}),
-        counts={"chips": len(records), "focus_objects": sum(len(t.focus) for t in tasks.values())
-                + focus.outside, **per_split},
+        counts={"chips": len(records),
+                "focus_objects": focus.vocabulary.features_seen + focus.outside, **per_split},
         rejected=rejected,
         imagery_licence=imagery.licence,
         extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,

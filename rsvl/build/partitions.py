@@ -1,4 +1,4 @@
-"""Independent spatial partitions, run in a process pool, each result written atomically.
+"""Independent spatial partitions, run in a process pool or on Dask, results written atomically.
 
 A build splits its area into square tiles; every focus object belongs to the tile holding its
 footprint's centre, so tiles can be processed in any order, by any number of processes. Each
@@ -89,7 +89,7 @@ def read_result(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], workers: int = 1,
-                   description: str = "partitions") -> int:
+                   description: str = "partitions", scheduler: str | None = None) -> int:
     """Run ``work(task)`` for every task whose result file does not exist yet.
 
     Args:
@@ -97,14 +97,23 @@ def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], work
         work: A module-level function (it runs in worker processes when ``workers > 1``).
         workers: Processes to use; 1 runs in this process.
         description: Label of the progress bar.
+        scheduler: A Dask scheduler spec (``local:N``, ``tcp://host:port``, ``file:PATH``; see
+            :mod:`rsvl.build.scheduler`) to run the tasks on instead of local processes.
 
     Returns:
         How many tasks ran (the others were complete from an earlier run).
     """
-    pending = [task for path, task in tasks.items() if not path.is_file()]
+    unfinished = [path for path in tasks if not path.is_file()]
+    pending = [tasks[path] for path in unfinished]
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(pending), desc=description,
                unit="tile", leave=False)
     with bar:
+        if scheduler is not None:
+            from rsvl.build.scheduler import run_on_dask
+
+            run_on_dask(pending, work, scheduler, bar,
+                        names=[f"{description}-{path.stem}" for path in unfinished])
+            return len(pending)
         if workers <= 1:
             for task in pending:
                 work(task)

@@ -34,6 +34,16 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _scheduler_spec(text: str) -> str:
+    from rsvl.build.scheduler import check_scheduler
+    from rsvl.errors import ConfigError
+
+    try:
+        return check_scheduler(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by every job that cuts chips."""
     from rsvl.build.chips import ChipRule
@@ -48,6 +58,9 @@ def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
                         "key prefix (default: osm)")
     parser.add_argument("--licence", default="unknown", help="imagery licence to record")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--scheduler", type=_scheduler_spec, metavar="SPEC",
+                        help="run partitions on Dask instead: local:N (a LocalCluster of N "
+                        "workers), tcp://host:port (a running scheduler) or file:PATH")
     parser.add_argument("--chip-size", type=int, default=rule.chip_size, help="chip side, px")
     parser.add_argument("--margin", type=float, default=rule.margin,
                         help="margin around the object, fraction of its extent per side")
@@ -98,7 +111,8 @@ def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         licence=args.licence, rule=rule, captions_per_chip=args.captions_per_chip,
         seed=args.seed, split_cell_m=args.split_cell_m,
         split_fractions=tuple(args.split_fractions), max_iou=args.max_iou,
-        partition_px=args.partition_px, workers=args.workers, shard_size=args.shard_size,
+        partition_px=args.partition_px, workers=args.workers,
+        scheduler=args.scheduler, shard_size=args.shard_size,
         bands=tuple(args.bands) if args.bands else None,
         read_options={"default_tags": dict(args.default_tag)} if args.default_tag else {},
         clip_filter=args.clip_filter, keep_top=args.keep_top,
