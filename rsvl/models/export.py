@@ -12,16 +12,11 @@ Layout (open_clip's ``local-dir:`` / Hugging Face Hub layout, plus rsvl's proven
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from rsvl import __version__
-from rsvl.data.atomic import write_json
-from rsvl.errors import InputError
+from rsvl.data.atomic import atomic_folder, read_json, write_json
 
 WEIGHTS_FILE = "open_clip_model.safetensors"
 CONFIG_FILE = "open_clip_config.json"
@@ -52,9 +47,7 @@ def export_model(
     from rsvl.models.registry import get_architecture
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as staging:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(staging / WEIGHTS_FILE))
         write_json(
@@ -73,21 +66,10 @@ def export_model(
                 "provenance": provenance or {},
             },
         )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out_dir
 
 
 def read_export_info(export_dir: str | Path) -> dict[str, Any]:
     """The ``rsvl_model.json`` of an export (empty for a plain open_clip folder)."""
     path = Path(export_dir) / INFO_FILE
-    if not path.is_file():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as error:
-        raise InputError(f"{path}: malformed JSON ({error.msg}); re-export the model") from None
+    return dict(read_json(path, "export info")) if path.is_file() else {}
