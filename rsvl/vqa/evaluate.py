@@ -18,15 +18,10 @@ import torch
 from rsvl.evaluation.features import FeatureOptions
 from rsvl.evaluation.metrics import confusion_matrix
 from rsvl.models import LoadedModel
-from rsvl.vqa.questions import bin_answer
+from rsvl.vqa.questions import bin_count_answer
 from rsvl.vqa.rsvl_format import VqaSet
 
 COUNT_TYPE = "count"
-
-
-def binned(answer: str) -> str:
-    """A count answer as its LR bin; answers that are not integers are kept."""
-    return bin_answer(int(answer), COUNT_TYPE) if answer.strip().isdigit() else answer
 
 
 def vqa_metrics(types: Sequence[str], truths: Sequence[str],
@@ -95,7 +90,7 @@ def majority_baseline(train: VqaSet, test: VqaSet, bin_counts: bool = False) -> 
 
 
 def _binner(bin_counts: bool) -> Any:
-    return lambda qtype, answer: (binned(answer) if bin_counts and qtype == COUNT_TYPE
+    return lambda qtype, answer: (bin_count_answer(answer) if bin_counts and qtype == COUNT_TYPE
                                   and answer is not None else answer)
 
 
@@ -136,7 +131,8 @@ def evaluate_vqa(
     from rsvl.vqa.zero_shot import PROMPT, zero_shot_answers
 
     methods = {
-        "zero-shot": lambda: zero_shot_answers(loaded, dataset, train or dataset, options),
+        "zero-shot": lambda: zero_shot_answers(loaded, dataset, train or dataset, options,
+                                               bin_counts),
         "head": lambda: predict_head(head, loaded, dataset, options),
     }
     if method not in methods:

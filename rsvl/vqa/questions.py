@@ -101,6 +101,11 @@ def bin_answer(value: float, kind: str) -> str:
     return str(bins["labels"][-1])
 
 
+def bin_count_answer(answer: str) -> str:
+    """A count answer (``"57"``) as its LR bin label; answers that are not integers are kept."""
+    return bin_answer(int(answer), "count") if answer.strip().isdigit() else answer
+
+
 def size_of(area_m2: float) -> str:
     """``small``, ``medium`` or ``large`` by footprint area (ranges in ``templates.json``)."""
     for name, (low, high) in _data()["sizes"].items():

@@ -15,29 +15,34 @@ import torch
 from rsvl.evaluation.features import FeatureOptions
 from rsvl.models import LoadedModel
 from rsvl.vqa.features import cached_text_features, question_image_features
+from rsvl.vqa.questions import bin_count_answer
 from rsvl.vqa.rsvl_format import VqaSet
 
 PROMPT = "{question} {answer}"
 MAX_CANDIDATES = 20
 
 
-def candidate_answers(reference: VqaSet, limit: int = MAX_CANDIDATES) -> dict[str, list[str]]:
-    """Per question type, its ``limit`` most frequent answers in ``reference`` (ties: sorted)."""
+def candidate_answers(reference: VqaSet, limit: int = MAX_CANDIDATES,
+                      bin_counts: bool = False) -> dict[str, list[str]]:
+    """Per question type, its ``limit`` most frequent answers in ``reference`` (ties: sorted);
+    with ``bin_counts`` the count candidates are the LR bins that occur."""
     by_type: dict[str, Counter[str]] = {}
     for q in reference.questions:
-        by_type.setdefault(q.type, Counter())[q.answer] += 1
+        answer = bin_count_answer(q.answer) if bin_counts and q.type == "count" else q.answer
+        by_type.setdefault(q.type, Counter())[answer] += 1
     return {t: sorted(c, key=lambda a: (-c[a], a))[:limit] for t, c in sorted(by_type.items())}
 
 
 def zero_shot_answers(loaded: LoadedModel, dataset: VqaSet, reference: VqaSet,
-                      options: FeatureOptions | None = None) -> tuple[list[str | None], list[str]]:
+                      options: FeatureOptions | None = None,
+                      bin_counts: bool = False) -> tuple[list[str | None], list[str]]:
     """Predict each question's answer; ``None`` where the image is unreadable or the type
-    has no candidates in ``reference``.
+    has no candidates in ``reference``. With ``bin_counts`` count questions get LR bins.
 
     Returns:
         ``(predictions, skipped images)``.
     """
-    candidates = candidate_answers(reference)
+    candidates = candidate_answers(reference, bin_counts=bin_counts)
     features = question_image_features(loaded, dataset, options)
     prompts = sorted({PROMPT.format(question=q.question, answer=a)
                       for q in dataset.questions for a in candidates.get(q.type, [])})

@@ -149,3 +149,10 @@ def test_bad_options() -> None:
         QuestionOptions(per_type=0)
     with pytest.raises(ConfigError, match="castle"):
         QuestionOptions(categories=("castle",))
+
+
+def test_bin_count_answer() -> None:
+    from rsvl.vqa.questions import bin_count_answer
+
+    assert [bin_count_answer(a) for a in ("0", "7", "57", "yes")] == [
+        "0", "between 1 and 10", "between 11 and 100", "yes"]
