@@ -1,19 +1,20 @@
 """Streaming image-caption batches from WebDataset shards or the Parquet copy.
 
-Data order is a pure function of (seed, epoch, rank, worker), which is what makes resuming
-exact:
+Data order is a pure function of (seed, batch index, rank, worker), which is what makes
+resuming exact:
 
 - The reading *units* (shards, or Parquet row groups) are permuted by the epoch seed and dealt
-  to the ``world_size * workers`` slots, so no two processes or workers read the same sample.
-  With fewer units than slots every slot reads all units and keeps every ``slots``-th sample.
+  to the ``world_size * workers`` slots, so no two processes or workers read the same sample
+  within an epoch. With fewer units than slots every slot reads all units and keeps every
+  ``slots``-th sample.
 - Each slot streams its units through a seeded shuffle buffer; the stream wraps around (with a
   new order) instead of ending, so every rank always has a full batch and an epoch is a fixed
   number of steps (``samples // global batch``) on every rank: no rank waits on another.
-- Each worker assembles whole batches; the DataLoader takes them round-robin, so after ``n``
-  batches worker ``w`` produced ``ceil((n - w) / workers)`` of them. A resumed run rotates the
-  worker roles so the round-robin restarts at the right one, skips that many samples per
-  worker before any augmentation (images are decoded only to spot corrupt ones), then
-  continues with identical batches.
+- One DataLoader serves the whole run: batch ``g`` of a rank comes from worker ``g % workers``
+  (the DataLoader's round-robin), which moves on to the next epoch's stream by itself.
+  A resumed run starting at batch ``g0`` rotates the worker roles so the round-robin restarts
+  at the right one, skips each worker's consumed batches of the current epoch before any
+  augmentation (images are decoded only to spot corrupt ones), and continues identically.
 - Caption choice and augmentations draw from a generator seeded by (seed, epoch, pass, key).
 
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
@@ -93,9 +94,13 @@ def steps_per_epoch(total_samples: int, global_batch: int) -> int:
     return max(1, total_samples // global_batch)
 
 
-def worker_skip(consumed_batches: int, worker: int, workers: int) -> int:
-    """Batches worker ``worker`` produced once the DataLoader handed out ``consumed_batches``."""
-    return max(0, math.ceil((consumed_batches - worker) / workers))
+def owned_batches(first: int, last: int, worker: int, workers: int) -> int:
+    """How many of the batches ``first .. last - 1`` come from ``worker`` (batch g from g % W)."""
+
+    def before(index: int) -> int:
+        return max(0, math.ceil((index - worker) / workers))
+
+    return before(last) - before(first)
 
 
 def read_unit(unit: Unit) -> Iterator[RawSample]:
@@ -178,10 +183,11 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         batch_size: Samples per batch.
         transform: Image transform (augmenting for training).
         tokenizer: open_clip tokenizer (list of strings -> token tensor).
-        seed: Run seed; epoch: epoch number (changes order and augmentations).
+        seed: Run seed (with the epoch, fixes order and augmentations).
+        epoch_batches: Batches per rank in one epoch.
+        start_batch: Index of the first batch to produce (batches of earlier runs are skipped).
         shuffle_buffer: Shuffle buffer size per worker.
         caption_mode: ``random`` or ``first``.
-        skip_batches: Batches the DataLoader already handed out this epoch (resume).
         split: Keep only records of this split (shards hold every split); empty keeps all.
             Records without a split are kept.
     """
@@ -195,10 +201,10 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         transform: ImageTransform,
         tokenizer: Callable[[list[str]], torch.Tensor],
         seed: int,
-        epoch: int,
+        epoch_batches: int,
+        start_batch: int = 0,
         shuffle_buffer: int = 1000,
         caption_mode: str = "random",
-        skip_batches: int = 0,
         split: str = "train",
     ) -> None:
         super().__init__()
@@ -209,22 +215,38 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.transform = transform
         self.tokenizer = tokenizer
         self.seed = seed
-        self.epoch = epoch
+        self.epoch_batches = max(1, epoch_batches)
+        self.start_batch = start_batch
         self.shuffle_buffer = max(1, shuffle_buffer)
         self.caption_mode = caption_mode
-        self.skip_batches = skip_batches
         self.split = split
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        # The DataLoader always starts its round-robin at worker 0; a resumed epoch must start
-        # at the worker that was next, so physical worker i plays logical worker i + skipped.
-        worker = (worker + self.skip_batches) % workers
+        # Batch g of the run comes from logical worker g % workers. The DataLoader starts its
+        # round-robin at physical worker 0, so that one plays logical worker start % workers.
+        worker = (worker + self.start_batch) % workers
         slot, slots = self.rank * workers + worker, self.world_size * workers
-        stream = self._slot_stream(slot, slots)
+        epoch = self.start_batch // self.epoch_batches
+        while True:
+            first = epoch * self.epoch_batches
+            last = first + self.epoch_batches
+            begin = max(first, self.start_batch)
+            skip = owned_batches(first, begin, worker, workers)
+            count = owned_batches(begin, last, worker, workers)
+            yield from self._epoch(epoch, slot, slots, skip, count)
+            epoch += 1
+
+    def _epoch(
+        self, epoch: int, slot: int, slots: int, skip: int, count: int
+    ) -> Iterator[dict[str, Any]]:
+        """``count`` batches of this slot in ``epoch``, after skipping ``skip`` batches."""
+        if count == 0:
+            return
+        stream = self._slot_stream(epoch, slot, slots)
         # Corrupt samples in the skipped part were counted by the run that first met them.
-        to_skip = worker_skip(self.skip_batches, worker, workers) * self.batch_size
+        to_skip = skip * self.batch_size
         while to_skip:
             to_skip -= decode_image(next(stream)[1]) is not None
         corrupt, hopeless = 0, sum(unit.size for unit in self.units) + 1
@@ -236,7 +258,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                 if corrupt >= hopeless:
                     raise InputError(f"no decodable sample in {self.units[0].path.parent}")
                 continue
-            rng = random.Random(f"{self.seed}:{self.epoch}:{pass_index}:{sample.key}")
+            rng = random.Random(f"{self.seed}:{epoch}:{pass_index}:{sample.key}")
             captions = sample.captions or []
             caption = rng.choice(captions) if self.caption_mode == "random" else captions[0]
             batch.append((self.transform(image, rng), caption, sample.key))
@@ -248,36 +270,41 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                     "corrupt": corrupt,
                 }
                 batch, corrupt = [], 0
+                count -= 1
+                if count == 0:
+                    return
 
-    def _deal(self, slot: int, slots: int) -> tuple[list[Unit], bool]:
+    def _deal(self, epoch: int, slot: int, slots: int) -> tuple[list[Unit], bool]:
         """This slot's units for the epoch, and whether it owns them whole (else every
         ``slots``-th sample of all units)."""
         if not self.units:
             raise InputError("the training set has no shards")
         order = list(self.units)
-        random.Random(f"{self.seed}:{self.epoch}:units").shuffle(order)
+        random.Random(f"{self.seed}:{epoch}:units").shuffle(order)
         whole_units = len(order) >= slots
         return (order[slot::slots] if whole_units else order), whole_units
 
-    def _slot_stream(self, slot: int, slots: int) -> Iterator[tuple[int, RawSample]]:
+    def _slot_stream(
+        self, epoch: int, slot: int, slots: int
+    ) -> Iterator[tuple[int, RawSample]]:
         """(pass, sample) forever over this slot's share, dealt once per epoch.
 
         The deal is fixed for the epoch, so wrapping around never hands a rank another rank's
         samples. Each pass goes through its own shuffle buffer, drained at the end of the pass,
         so a pass visits every sample of the share exactly once.
         """
-        mine, whole_units = self._deal(slot, slots)
+        mine, whole_units = self._deal(epoch, slot, slots)
         pass_index = 0
         while True:
             # Sample-level dealing needs one unit order shared by all slots.
             owner = slot if whole_units else "all"
-            random.Random(f"{self.seed}:{self.epoch}:{owner}:{pass_index}").shuffle(mine)
+            random.Random(f"{self.seed}:{epoch}:{owner}:{pass_index}").shuffle(mine)
             share = (
                 sample
                 for position, sample in enumerate(s for unit in mine for s in read_unit(unit))
                 if (whole_units or position % slots == slot) and self._wanted(sample)
             )
-            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pass_index}:buffer")
+            rng = random.Random(f"{self.seed}:{epoch}:{slot}:{pass_index}:buffer")
             yielded = 0
             for sample in _shuffled(share, self.shuffle_buffer, rng):
                 yielded += 1

@@ -10,7 +10,7 @@ whole accumulated batch (GradCache, as open_clip's ``--accum-freq``): one pass w
 gradients caches the features of all K micro-batches; then each micro-batch is re-encoded with
 gradients and scored against the cached features of the others. The K backward passes sum to
 the gradient of one big batch of K x batch_size x world_size pairs, at the cost of one extra
-forward pass. The temperature is differentiated in the first pass only, so its gradient is not
+forward pass. The temperature is differentiated in the last pass only, so its gradient is not
 counted K times (open_clip counts it K times).
 """
 
@@ -62,8 +62,8 @@ def accumulated_backward(
         return float(loss.detach())
     with torch.no_grad(), autocast():
         cached = [model(images, texts)[:2] for images, texts in micro_batches]
-    value = 0.0
     last = len(micro_batches) - 1
+    loss = torch.zeros(())
     for index, (images, texts) in enumerate(micro_batches):
         with no_sync() if index < last else nullcontext():
             with autocast():
@@ -74,8 +74,8 @@ def accumulated_backward(
                 all_texts = torch.cat(
                     [text_features if i == index else c[1] for i, c in enumerate(cached)]
                 )
-                loss = loss_fn(all_images, all_texts, scale if index == 0 else scale.detach())
+                # The temperature gets its gradient once, in the synchronised last pass (DDP
+                # must see every parameter used there).
+                loss = loss_fn(all_images, all_texts, scale if index == last else scale.detach())
             backward(loss)
-        if index == 0:
-            value = float(loss.detach())
-    return value
+    return float(loss.detach())

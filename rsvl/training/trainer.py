@@ -147,60 +147,57 @@ def train(config: TrainConfig) -> TrainResult:
             return output["image_features"], output["text_features"], output["logit_scale"]
         return output[0], output[1], output[2]
 
+    stream = ContrastiveStream(
+        units, accelerator.process_index, world, config.data.batch_size, train_transform,
+        loaded.tokenizer, run.seed, epoch_batches=epoch_steps * accum, start_batch=step * accum,
+        shuffle_buffer=config.data.shuffle_buffer, caption_mode=config.data.captions,
+        split=config.data.split,
+    )
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=config.data.workers, pin_memory=not use_cpu,
+    )
+    batches = iter(loader)
     while step < total_steps:
-        epoch, position = divmod(step, epoch_steps)
-        stream = ContrastiveStream(
-            units, accelerator.process_index, world, config.data.batch_size, train_transform,
-            loaded.tokenizer, run.seed, epoch, config.data.shuffle_buffer, config.data.captions,
-            skip_batches=position * accum, split=config.data.split,
+        epoch = step // epoch_steps
+        micro = [next(batches) for _ in range(accum)]
+        corrupt += sum(int(b["corrupt"]) for b in micro)
+        lr = lr_at(step, config.optim.lr, config.optim.warmup_steps, total_steps,
+                   config.optim.min_lr)
+        set_lr(optimizer, lr)
+        pairs = [(b["image"].to(accelerator.device), b["text"].to(accelerator.device))
+                 for b in micro]
+        loss = accumulated_backward(
+            encode, pairs, loss_fn, accelerator.backward,
+            no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
         )
-        loader = torch.utils.data.DataLoader(
-            stream, batch_size=None, num_workers=config.data.workers,
-            persistent_workers=False, pin_memory=not use_cpu,
-        )
-        batches = iter(loader)
-        for _ in range(position, epoch_steps):
-            if step >= total_steps:
-                break
-            micro = [next(batches) for _ in range(accum)]
-            corrupt += sum(int(b["corrupt"]) for b in micro)
-            lr = lr_at(step, config.optim.lr, config.optim.warmup_steps, total_steps,
-                       config.optim.min_lr)
-            set_lr(optimizer, lr)
-            pairs = [(b["image"].to(accelerator.device), b["text"].to(accelerator.device))
-                     for b in micro]
-            loss = accumulated_backward(
-                encode, pairs, loss_fn, accelerator.backward,
-                no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
-            )
-            if config.optim.grad_clip > 0:
-                accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            clamp_logit_scale(unwrapped, config.loss.max_logit_scale)
-            step += 1
-            window_steps += 1
-            result.losses[step] = loss
-            if run.log_ranks:
-                _log_rank(out_dir, accelerator, step, micro, unwrapped)
-            if step % run.log_every == 0 or step == total_steps:
-                elapsed = time.perf_counter() - window_start
-                speed = window_steps * global_batch / max(elapsed, 1e-9)
-                total_corrupt = int(accelerator.reduce(
-                    torch.tensor(corrupt, device=accelerator.device), reduction="sum"))
-                accelerator.log({
-                    "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
-                    "logit_scale": float(unwrapped.logit_scale.detach().exp()),
-                    "corrupt_samples": total_corrupt, "num_processes": world,
-                }, step=step)
-                progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
-                window_start, window_steps = time.perf_counter(), 0
-            progress.update(1)
-            if config.eval.every_steps and step % config.eval.every_steps == 0:
-                _evaluate(accelerator, config, loaded, step)
-            if run.save_every and step % run.save_every == 0 and step < total_steps:
-                save_checkpoint(accelerator, out_dir, step, run.keep_last)
-        del batches, loader
+        if config.optim.grad_clip > 0:
+            accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        clamp_logit_scale(unwrapped, config.loss.max_logit_scale)
+        step += 1
+        window_steps += 1
+        result.losses[step] = loss
+        if run.log_ranks:
+            _log_rank(out_dir, accelerator, step, micro, unwrapped)
+        if step % run.log_every == 0 or step == total_steps:
+            elapsed = time.perf_counter() - window_start
+            speed = window_steps * global_batch / max(elapsed, 1e-9)
+            total_corrupt = int(accelerator.reduce(
+                torch.tensor(corrupt, device=accelerator.device), reduction="sum"))
+            accelerator.log({
+                "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
+                "logit_scale": float(unwrapped.logit_scale.detach().exp()),
+                "corrupt_samples": total_corrupt, "num_processes": world,
+            }, step=step)
+            progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
+            window_start, window_steps = time.perf_counter(), 0
+        progress.update(1)
+        if config.eval.every_steps and step % config.eval.every_steps == 0:
+            _evaluate(accelerator, config, loaded, step)
+        if run.save_every and step % run.save_every == 0 and step < total_steps:
+            save_checkpoint(accelerator, out_dir, step, run.keep_last)
+    del batches, loader
     progress.close()
     save_checkpoint(accelerator, out_dir, step, run.keep_last)
     if run.export and accelerator.is_main_process:

@@ -15,14 +15,15 @@ from rsvl.data.shards import iter_shard
 from rsvl.errors import InputError
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import AugmentConfig
-from rsvl.training.data import ContrastiveStream, Unit, list_units, worker_skip
+from rsvl.training.data import ContrastiveStream, Unit, list_units, owned_batches
 
 TRANSFORM = ImageTransform(16, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), AugmentConfig())
 
 
 def _batches(units: list[Unit], rank: int = 0, world: int = 1, workers: int = 0,
              count: int = 4, **options: Any) -> list[dict[str, Any]]:
-    stream = ContrastiveStream(units, rank, world, 8, TRANSFORM, list, seed=3, epoch=0,
+    options.setdefault("epoch_batches", 4)
+    stream = ContrastiveStream(units, rank, world, 8, TRANSFORM, list, seed=3,
                                shuffle_buffer=10, **options)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers)
     batches = iter(loader)
@@ -46,10 +47,13 @@ def test_ranks_and_workers_read_disjoint_samples(
 
 def test_resume_skips_to_the_same_batches(colour_shards: Callable[..., Path]) -> None:
     units = list_units(colour_shards(samples=64, per_shard=16))
-    whole = _batches(units, workers=2, count=6)
-    resumed = _batches(units, workers=2, count=3, skip_batches=3)
-    assert worker_skip(3, 0, 2) == 2 and worker_skip(3, 1, 2) == 1
-    for expected, got in zip(whole[3:], resumed, strict=True):
+    # Epochs of 3 batches, 2 workers: resuming at batch 4 starts in the middle of epoch 1
+    # (batches 3-5) with worker 1's batch 3 already consumed, then crosses into epoch 2.
+    whole = _batches(units, workers=2, count=7, epoch_batches=3)
+    resumed = _batches(units, workers=2, count=3, start_batch=4, epoch_batches=3)
+    assert owned_batches(3, 4, 0, 2) == 0 and owned_batches(3, 4, 1, 2) == 1
+    assert owned_batches(0, 3, 0, 2) == 2
+    for expected, got in zip(whole[4:], resumed, strict=True):
         assert expected["keys"] == got["keys"] and expected["text"] == got["text"]
         assert torch.equal(expected["image"], got["image"])
 

@@ -42,7 +42,7 @@ def _losses(run_dir: Path) -> dict[int, float]:
 def test_two_cpu_ranks_share_one_model(region_dataset: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     overrides = [f"data.train={region_dataset / 'shards'}", f"run.out_dir={run_dir}",
-                 "run.max_steps=6", "run.log_ranks=true"]
+                 "run.max_steps=6", "run.log_ranks=true", "optim.accum_steps=2"]
     command = accelerate_command(2, None, [*TINY, *overrides], cpu=True)
     result = subprocess.run(command, env=launch_environment(cpu=True), capture_output=True,
                             text=True, timeout=300)
@@ -54,9 +54,10 @@ def test_two_cpu_ranks_share_one_model(region_dataset: Path, tmp_path: Path) -> 
         assert first["step"] == second["step"]
         assert first["weights_sha256"] == second["weights_sha256"]  # gradients were shared
     assert len({e["weights_sha256"] for e in ranks[0]}) == 6  # and the weights did move
-    # 77 chips in 5 shards: an epoch is 77 // (2 x 8) = 4 steps, within which the ranks
-    # read different shards, so never the same chip; and only train-split chips.
-    epoch_keys = [{k for e in r[:4] for k in e["keys"]} for r in ranks]
+    # 77 chips in 5 shards: an epoch is 77 // (2 ranks x 8 x 2 micro-batches) = 2 steps, within
+    # which the ranks read different shards, so never the same chip; and only train chips.
+    assert {len(e["keys"]) for r in ranks for e in r} == {16}
+    epoch_keys = [{k for e in r[:2] for k in e["keys"]} for r in ranks]
     assert epoch_keys[0] and epoch_keys[1] and not epoch_keys[0] & epoch_keys[1]
     splits = {e["key"]: e["split"] for e in _jsonl(region_dataset / "records.jsonl")}
     assert {splits[k] for r in ranks for e in r for k in e["keys"]} == {"train"}
