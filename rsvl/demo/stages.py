@@ -1,0 +1,238 @@
+"""The demo's stages, each a call of the library function behind one CLI command."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rsvl.data.atomic import write_json
+from rsvl.demo.pipeline import TRAINED, UNTRAINED, DemoOptions, DemoPaths, recipe
+from rsvl.errors import InputError
+from rsvl.synth import RegionInfo
+
+
+@dataclass
+class Datasets:
+    """The evaluation sets the build produced and a few lines describing them.
+
+    Attributes:
+        zero_shot: Task name -> class-folder root (land cover first, then OSM attributes).
+        retrieval: The Karpathy JSON of the held-out split.
+        vqa: The RSVQA-layout folder.
+        train_chips: Training chips in the caption shards.
+        lines: Human-readable summary lines.
+    """
+
+    zero_shot: dict[str, Path] = field(default_factory=dict)
+    retrieval: Path | None = None
+    vqa: Path | None = None
+    train_chips: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+def make_region(options: DemoOptions, paths: DemoPaths) -> RegionInfo:
+    """``rsvl region``: generate the synthetic region, or reuse it when unchanged."""
+    from rsvl.synth import generate_region
+
+    return generate_region(paths.region, seed=options.seed, size_m=options.size_m)
+
+
+def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -> Datasets:
+    """``rsvl build captions|classification|retrieval|vqa`` and the land-cover set."""
+    from rsvl.build.benchmark_sets import write_classification_sets, write_retrieval_set
+    from rsvl.build.captions import CaptionBuildConfig, build_captions
+    from rsvl.build.chips import ChipRule
+    from rsvl.demo.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.vqa.build import VqaBuildConfig, build_vqa
+
+    settings = recipe()["build"]
+    fractions = tuple(settings["split_fractions"])
+    common = {"osm": str(region.osm_path), "imagery": str(region.orthophoto_path),
+              "licence": settings["licence"], "seed": options.seed,
+              "split_cell_m": settings["split_cell_m"], "split_fractions": fractions,
+              "workers": options.workers}
+    captions = build_captions(CaptionBuildConfig(
+        out=str(paths.data), source=settings["source"],
+        rule=ChipRule(chip_size=settings["chip_size"]),
+        captions_per_chip=settings["captions_per_chip"], **common,
+    ), command=["rsvl", "demo"])
+    datasets = Datasets(train_chips=sum(r.split == "train" for r in captions.records))
+    datasets.lines.append(captions.summary().replace("\n", "; "))
+
+    min_per_class = recipe()["min_per_class"]
+    land_cover = write_land_cover_set(region, paths.land_cover, LandCoverRule(
+        **recipe()["land_cover"], min_per_class=min_per_class, splits=("test",),
+        split_cell_m=settings["split_cell_m"], split_fractions=fractions, seed=options.seed))
+    datasets.zero_shot["land_cover"] = paths.land_cover
+    datasets.lines.append(f"land cover (test): {_classes(land_cover.classes)}")
+    for made in write_classification_sets(captions.root, captions.records,
+                                          recipe()["classification_tasks"], min_per_class,
+                                          ["test"]):
+        datasets.lines.append(f"{made.task} (test): {_classes(made.classes)}")
+        if len(made.classes) >= 2:
+            datasets.zero_shot[made.task] = made.folder
+    datasets.retrieval = write_retrieval_set(captions.root, captions.records, "test")
+    datasets.lines.append(f"retrieval (test): {sum(r.split == 'test' for r in captions.records)} "
+                          "images")
+    vqa = build_vqa(VqaBuildConfig(out=str(paths.vqa), name="SYNTH", **recipe()["vqa"],
+                                   **common), command=["rsvl", "demo"])
+    datasets.vqa = vqa.root
+    datasets.lines.append("vqa: " + vqa.summary().replace("\n", "; "))
+    return datasets
+
+
+def _classes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items()) or "no class kept"
+
+
+def write_train_config(options: DemoOptions, paths: DemoPaths) -> dict[str, Any]:
+    """Write ``train.json``: the recipe's config pointed at this demo's shards and run folder."""
+    config = json.loads(json.dumps(recipe()["train"]))
+    config["data"]["train"] = str(paths.data / "shards")
+    config["run"]["out_dir"] = str(paths.run)
+    config["run"]["seed"] = options.seed
+    if options.steps is not None:
+        config["run"]["max_steps"] = options.steps
+    write_json(paths.train_config, config)
+    return config
+
+
+def train_model(options: DemoOptions, paths: DemoPaths) -> None:
+    """``rsvl train --config train.json [--processes N --cpu]``, skipped when already exported."""
+    from rsvl.cli import train as train_cli
+    from rsvl.models import read_export_info
+    from rsvl.training.config import load_config
+
+    write_train_config(options, paths)
+    config = load_config(paths.train_config).to_dict()
+    if paths.export.is_dir():
+        provenance = read_export_info(paths.export).get("provenance", {})
+        if provenance.get("config") == config:
+            return
+    argv = ["--config", str(paths.train_config)]
+    if options.processes > 1:
+        argv += ["--processes", str(options.processes), "--cpu"]
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="rsvl train")
+    train_cli.add_arguments(parser)
+    code = train_cli.run(parser.parse_args(argv))
+    if code != 0 or not paths.export.is_dir():
+        raise InputError(f"training exited with status {code} and no export in {paths.export}; "
+                         "see its messages above")
+
+
+def export_untrained(paths: DemoPaths) -> Path:
+    """Export the run's initial weights (same architecture, same seed) as the baseline.
+
+    The trainer seeds with ``run.seed`` right before creating the model, so seeding the same
+    way here rebuilds the exact initial weights; the trained export records their checksum
+    (``parent_sha256``), which this checks.
+    """
+    from accelerate.utils import set_seed
+
+    from rsvl.models import export_model, load_clip, read_export_info
+    from rsvl.training.config import load_config
+
+    config = load_config(paths.train_config)
+    set_seed(config.run.seed)
+    loaded = load_clip(config.model.spec, device="cpu")
+    parent = read_export_info(paths.export).get("provenance", {}).get("parent_sha256")
+    if parent is not None and parent != loaded.checksum:
+        raise InputError(f"the untrained baseline {loaded.checksum[:8]} differs from the run's "
+                         f"initial weights {parent[:8]}; rerun with --fresh")
+    if loaded.arch is None:
+        raise InputError(f"model {config.model.spec}: unknown architecture, cannot export")
+    return export_model(loaded.model, loaded.arch, paths.untrained,
+                        {"parent": config.model.spec, "steps": 0, "seed": config.run.seed,
+                         "note": "initial weights of the demo's training run"})
+
+
+def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
+                    say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """``rsvl eval`` for both models on every held-out set, plus the VQA head; the figures."""
+    from rsvl.evaluation.features import FeatureOptions
+    from rsvl.evaluation.runner import EvalRequest, run_evaluation
+    from rsvl.models import load_clip
+
+    features = FeatureOptions(cache_dir=paths.out / ".cache")
+    preset = recipe()["zero_shot_preset"]
+    requests = {f"zero-shot {task}": EvalRequest("zeroshot", str(folder), preset=preset)
+                for task, folder in datasets.zero_shot.items()}
+    if datasets.retrieval is not None:
+        requests["retrieval"] = EvalRequest("retrieval", str(datasets.retrieval), split="test")
+    figures: dict[str, dict[str, Any]] = {}
+    for name, folder in ((TRAINED, paths.export), (UNTRAINED, paths.untrained)):
+        loaded = load_clip(str(folder), device="cpu")
+        for label, request in requests.items():
+            path, result = run_evaluation(loaded, request, paths.results, features)
+            result = result or json.loads(path.read_text())
+            entry = figures.setdefault(label, _describe(request.task, result))
+            entry[name] = _headline(request.task, result)
+            entry[f"{name}_file"] = str(path)
+        if datasets.vqa is not None:
+            outcome = _vqa(loaded, datasets.vqa, paths, name, features)
+            entry = figures.setdefault("vqa", {"metric": "overall accuracy (OA)",
+                                               "chance": outcome["metrics"]["majority_oa"],
+                                               "chance_label": "majority answer"})
+            entry[name] = outcome["metrics"]["oa"]
+            entry[f"{name}_file"] = outcome["path"]
+        say(f"      {name}: " + ", ".join(f"{label} {entry[name]:.3f}"
+                                           for label, entry in figures.items()))
+    return figures
+
+
+def _describe(task: str, result: dict[str, Any]) -> dict[str, Any]:
+    """The metric shown for a task and its chance level."""
+    if task == "retrieval":
+        return {"metric": "mean recall (R@1/5/10 both ways, x100)",
+                "chance": retrieval_chance(result), "chance_label": "random ranking"}
+    classes = len(result["metrics"]["per_class_accuracy"])
+    return {"metric": "top-1 accuracy", "chance": 1 / classes,
+            "chance_label": f"1 / {classes} classes", "images": result["num_images"]}
+
+
+def _headline(task: str, result: dict[str, Any]) -> float:
+    return float(result["metrics"]["mean_recall" if task == "retrieval" else "acc1"])
+
+
+def retrieval_chance(result: dict[str, Any]) -> float:
+    """Expected mean recall of a random ranking for this result's image and caption counts.
+
+    Text to image: one right image among N, so R@k = k / N. Image to text: with c of the M
+    captions right, R@k = 1 - C(M - c, k) / C(M, k); c is taken as the mean captions per image.
+    """
+    images, captions = result["num_images"], result.get("num_captions", result["num_images"])
+    per_image = max(1, round(captions / max(images, 1)))
+    recalls = []
+    for k in (1, 5, 10):
+        recalls.append(min(1.0, k / images))
+        miss = math.comb(captions - per_image, k) / math.comb(captions, k) if captions >= k else 0
+        recalls.append(1 - miss)
+    return 100 * sum(recalls) / len(recalls)
+
+
+def _vqa(loaded: Any, root: Path, paths: DemoPaths, name: str,
+         features: Any) -> dict[str, Any]:
+    """Train the fusion head on the train split's questions, score it on the test split."""
+    from rsvl.evaluation.results import make_result, result_stem, write_result
+    from rsvl.vqa.evaluate import evaluate_vqa
+    from rsvl.vqa.head import save_head, train_vqa_head
+    from rsvl.vqa.rsvl_format import read_rsvqa
+
+    train, test = read_rsvqa(root, "train"), read_rsvqa(root, "test")
+    stem = result_stem("vqa-head", test.name, test.split, str(loaded.spec), loaded.checksum)
+    existing = paths.results / f"{stem}.json"
+    if existing.is_file():
+        return {**json.loads(existing.read_text()), "path": str(existing)}
+    head = train_vqa_head(loaded, train, options=features, seed=0,
+                          **recipe()["vqa_head"])
+    save_head(head, paths.results / "vqa_heads" / name)
+    outcome = evaluate_vqa(loaded, test, method="head", train=train, head=head,
+                           options=features)
+    result = make_result(outcome, loaded, command=["rsvl", "demo"])
+    return {**result, "path": str(write_result(paths.results, result))}
