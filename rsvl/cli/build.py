@@ -12,8 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rsvl.cli import build_dedup, build_import
-from rsvl.errors import NotBuiltYet
+from rsvl.cli import build_dedup, build_import, build_vqa
 
 HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
 
@@ -167,13 +166,6 @@ def _run_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_built(help_text: str) -> Job:
-    def refuse(args: argparse.Namespace) -> int:
-        raise NotBuiltYet(f"'rsvl build {args.job}' is not built yet in rsvl; see the README")
-
-    return Job(help_text, lambda parser: None, refuse)
-
-
 JOBS: dict[str, Job] = {
     "captions": Job("chips + captions from OSM features over imagery (SkyScript recipe)",
                     _add_chip_arguments, _run_captions),
@@ -181,7 +173,7 @@ JOBS: dict[str, Job] = {
                           _add_classification, _run_classification),
     "retrieval": Job("caption retrieval set (Karpathy JSON) from the test split",
                      _add_retrieval, _run_retrieval),
-    "vqa": _not_built("RSVQA-style question sets from OSM features"),
+    "vqa": Job(build_vqa.HELP, build_vqa.add_arguments, build_vqa.run),
     "import": Job(build_import.HELP, build_import.add_arguments, build_import.run),
     "dedup": Job(build_dedup.HELP, build_dedup.add_arguments, build_dedup.run),
 }

@@ -31,3 +31,10 @@ def test_options_reach_the_question_builder() -> None:
     args = _args("--osm", "a.osm", "--imagery", "b.tif", "--out", "o", "--bin-counts",
                  "--no-relations", "--categories", "house", "road")
     assert args.bin_counts and args.no_relations and args.categories == ["house", "road"]
+
+
+def test_reached_through_rsvl_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rsvl.cli import main
+
+    assert main(["build", "vqa", "--region", str(tmp_path), "--out", str(tmp_path / "q")]) == 2
+    assert "not a region folder" in capsys.readouterr().err
