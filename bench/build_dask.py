@@ -4,8 +4,10 @@ Builds the synthetic region four ways: the local process pool with 1 and 2 worke
 baseline) and a Dask ``LocalCluster`` with 1 and 2 single-threaded worker processes (started
 before the clock; the build connects to it by address, as to a remote cluster). Reports the
 chip stage's rate (partitions only) and the whole build's, the Dask speed-up from 1 to 2
-workers, Dask's rate relative to the pool, and the bytes a chip costs on disk (chips, shards,
-Parquet, records, footprints) for the storage estimate in ``data_builders/README.md``.
+workers, Dask's rate relative to the pool, the chips per CPU-second of every process
+involved (the per-core throughput, robust to a busy machine), and the bytes a chip costs on
+disk (chips, shards, Parquet, records, footprints) for the storage estimate in
+``data_builders/README.md``.
 
     .venv/bin/python bench/build_dask.py [--size-m 1000] [--chip-size 224] [--repeats 2]
 """
@@ -16,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -39,16 +42,30 @@ def _bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _cpu_seconds(cluster: Any | None) -> float:
+    """CPU time of this process, its reaped children (pool workers) and the cluster's workers."""
+    own = time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime \
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+    if cluster is None:
+        return own
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        return own + sum(client.run(time.process_time).values())
+
+
 def _build(region: Any, out: Path, chip_size: int, workers: int,
-           scheduler: str | None) -> dict[str, Any]:
+           scheduler: str | None, cluster: Any | None = None) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     config = CaptionBuildConfig(
         osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(out),
         source="bench", rule=ChipRule(chip_size=chip_size), split_cell_m=1e6,
         partition_px=256, workers=workers, scheduler=scheduler)
+    cpu = _cpu_seconds(cluster)
     started = time.perf_counter()
     result = build_captions(config, command=["bench/build_dask.py"])
     return {"chips": len(result.records), "wall": time.perf_counter() - started,
+            "cpu": _cpu_seconds(cluster) - cpu,
             "chip_stage": result.seconds["chips"], "features": result.seconds["features"]}
 
 
@@ -81,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for _ in range(args.repeats):
                     runs.setdefault(f"dask_{workers}", []).append(_build(
                         region, Path(tmp) / "dask", args.chip_size, 1,
-                        cluster.scheduler_address))
+                        cluster.scheduler_address, cluster))
         out = Path(tmp) / "dask"
         storage = {part: _bytes(out / part) for part in OUTPUT_PARTS}
         storage["feature_split"] = _bytes(out / PARTITIONS_DIR / "features")
@@ -103,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pool_speedup_2_vs_1_workers": rate["pool_2"] / rate["pool_1"],
         "dask_vs_pool_1_worker": rate["dask_1"] / rate["pool_1"],
         "dask_vs_pool_2_workers": rate["dask_2"] / rate["pool_2"],
+        # Robust to a busy machine: chips per CPU-second of the whole build (all processes).
+        "chips_per_cpu_second": {name: chips / run["cpu"] for name, run in best.items()},
         "features_stage_s": {name: run["features"] for name, run in best.items()},
         "bytes_per_chip": {part: size / chips for part, size in storage.items()},
         "bytes_per_chip_total": kept / chips,
@@ -118,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(pool: {figures['pool_speedup_2_vs_1_workers']:.2f}x); Dask/pool: "
           f"{figures['dask_vs_pool_1_worker']:.2f} (1 worker), "
           f"{figures['dask_vs_pool_2_workers']:.2f} (2)")
+    print("per-core throughput (chips per CPU-second, whole build): " + ", ".join(
+        f"{name} {value:.1f}" for name, value in figures["chips_per_cpu_second"].items()))
     print(f"storage: {figures['bytes_per_chip_total'] / 1024:.1f} KiB per chip "
           f"(chips+shards+parquet+records+footprints)")
     print(f"wrote {RESULTS}")
