@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -114,6 +115,8 @@ class BuildResult:
         focus: The prepared features (their vocabulary report included).
         manifest: The manifest's content.
         seconds: Wall time per stage (``features``, ``chips``, ``filters``, ``outputs``).
+        cpu_seconds: CPU time per stage, of this process and of its worker processes once
+            they have exited (less sensitive than wall time to other users of the machine).
     """
 
     root: Path
@@ -122,6 +125,7 @@ class BuildResult:
     focus: FocusFeatures
     manifest: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """A few lines for the terminal: counts per split and rejections per reason."""
@@ -135,17 +139,25 @@ class BuildResult:
         return "\n".join(lines)
 
 
+def _cpu_time() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 class _StageClock:
-    """Wall time of consecutive stages."""
+    """Wall and CPU time of consecutive stages."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self._last = time.perf_counter()
+        self._last_cpu = _cpu_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), _cpu_time()
         self.seconds[stage] = now - self._last
-        self._last = now
+        self.cpu_seconds[stage] = cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
 
 
 def native_resolution(imagery: Imagery) -> float:
@@ -303,4 +315,5 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
                "tag_vocabulary": focus.vocabulary.to_dict()},
     )
     clock.lap("outputs")
-    return BuildResult(root, records, rejected, focus, manifest, clock.seconds)
+    return BuildResult(root, records, rejected, focus, manifest, clock.seconds,
+                       clock.cpu_seconds)

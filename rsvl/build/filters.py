@@ -33,6 +33,7 @@ def remove_near_duplicates(records: Sequence[Record], max_iou: float
     """
     boxes = [shapely.box(*r.footprint) if r.footprint else shapely.Point() for r in records]
     tree = shapely.STRtree(boxes)
+    footprints = [r.footprint or [0.0, 0.0, 0.0, 0.0] for r in records]
     kept: list[Record] = []
     kept_index: set[int] = set()
     seen_pixels: set[str] = set()
@@ -44,7 +45,7 @@ def remove_near_duplicates(records: Sequence[Record], max_iou: float
             continue
         if any(
             records[other].crs == record.crs
-            and _iou(boxes[index], boxes[other]) > max_iou
+            and _iou(footprints[index], footprints[other]) > max_iou
             for other in tree.query(boxes[index], predicate="intersects").tolist()
             if other in kept_index
         ):
@@ -57,10 +58,11 @@ def remove_near_duplicates(records: Sequence[Record], max_iou: float
     return kept, dropped
 
 
-def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
-    # Footprints are axis-aligned boxes: arithmetic is exact and far cheaper than overlays.
-    ax0, ay0, ax1, ay1 = a.bounds
-    bx0, by0, bx1, by1 = b.bounds
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    # Footprints are axis-aligned boxes: arithmetic is exact and far cheaper than overlays
+    # (and than asking shapely for the boxes' bounds again).
+    ax0, ay0, ax1, ay1 = a
+    bx0, by0, bx1, by1 = b
     overlap = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
     union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - overlap
     return overlap / union if union else 0.0

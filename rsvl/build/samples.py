@@ -7,6 +7,9 @@ writes one atomic result file listing kept records and rejected objects.
 
 from __future__ import annotations
 
+import os
+import pickle
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,20 +97,81 @@ class _Context:
         """Features intersecting the chip other than the focus object, nearest first."""
         centre = shapely.Point((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
         hits = self.tree.query(box(*bounds), predicate="intersects").tolist()
-        distances = shapely.distance(self.geometries[hits], centre) if hits else []
+        distances = shapely.distance(self.geometries[hits], centre).tolist() if hits else []
         nearest = sorted(zip(distances, (self.osm_ids[i] for i in hits), hits, strict=True))
         return [(osm_id, self.tags[i]) for _, osm_id, i in nearest if osm_id != focus_id]
 
 
-def make_sample(task: PartitionTask, context: _Context, osm_id: str, tags: dict[str, str],
-                wkb: bytes) -> dict[str, Any]:
+class _ChipFolders:
+    """Chip bucket folders known to exist: one ``mkdir`` per folder, not one per chip."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._made: set[str] = set()
+
+    def path(self, image: str) -> Path:
+        """The absolute path of a chip, its folder created if needed."""
+        folder, _, _ = image.rpartition("/")
+        if folder not in self._made:
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        return self.root / image
+
+
+# Tasks reach worker processes with a pickled reader that has no open handle. Reopening the
+# imagery for every partition would also drop GDAL's cache of decoded blocks, which
+# neighbouring partitions share; so each worker thread keeps the last reader it opened and
+# reuses it for tasks carrying the same reader (same pickled state, same file on disk).
+_readers = threading.local()
+
+
+def _reader_identity(imagery: Imagery) -> tuple[bytes, tuple[int, int] | None]:
+    try:
+        stat = os.stat(imagery.source)
+        changed: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+    except OSError:  # GDAL paths (/vsicurl/...) have no local file to watch
+        changed = None
+    return pickle.dumps(imagery), changed
+
+
+def worker_imagery(imagery: Imagery) -> Imagery:
+    """The reader this thread already has open for ``imagery``'s source, else ``imagery``.
+
+    Args:
+        imagery: The task's reader (freshly unpickled in a worker process, or the build's
+            own reader when partitions run in the calling process).
+
+    Returns:
+        A reader equivalent to ``imagery`` (same source and options) to read chips with.
+    """
+    identity = _reader_identity(imagery)
+    kept = getattr(_readers, "kept", None)
+    if kept is not None and kept[0] == identity:
+        return kept[1]  # type: ignore[no-any-return]
+    if kept is not None and kept[1] is not imagery:
+        kept[1].close()
+    _readers.kept = (identity, imagery)
+    return imagery
+
+
+def make_sample(task: PartitionTask, context: _Context, imagery: Imagery,
+                folders: _ChipFolders, osm_id: str, tags: dict[str, str],
+                object_bounds: tuple[float, float, float, float]) -> dict[str, Any]:
     """Make one focus object's chip and record; returns the record as a dict.
+
+    Args:
+        task: The partition's task.
+        context: The partition's indexed context features.
+        imagery: The reader to read the chip with (see :func:`worker_imagery`).
+        folders: The partition's chip folders.
+        osm_id: The focus object's id.
+        tags: Its cleaned tags.
+        object_bounds: Its footprint's bounds in the imagery CRS.
 
     Raises:
         ChipRejected: The object or its chip is unusable (the reason says why).
     """
-    settings, imagery = task.settings, task.imagery
-    object_bounds = shapely.from_wkb(wkb).bounds
+    settings = task.settings
     bounds = frame_chip(object_bounds, settings.native_res, settings.rule)
     bounds = fit_inside(bounds, object_bounds, imagery.bounds)
     # The split is decided before reading pixels: straddling chips cost no read.
@@ -125,8 +189,7 @@ def make_sample(task: PartitionTask, context: _Context, osm_id: str, tags: dict[
     # No temporary file or fsync per chip (they cost more than the read): the partition's
     # result file, written atomically after its chips, is what marks them complete, and a
     # rerun of an unfinished partition rewrites every chip it references.
-    (task.root / image).parent.mkdir(parents=True, exist_ok=True)
-    (task.root / image).write_bytes(chip.encode(settings.rule.image_format))
+    folders.path(image).write_bytes(chip.encode(settings.rule.image_format))
     record = Record(
         key=key, image=image, captions=captions, split=split, source=settings.source,
         licence=settings.licence, osm_ids=[osm_id] + [i for i, _ in around], tags=tags,
@@ -143,10 +206,14 @@ def make_partition(task: PartitionTask) -> None:
     reason}`` for a rejected focus object, in the focus objects' order.
     """
     context = _Context(task.context)
+    imagery = worker_imagery(task.imagery)
+    folders = _ChipFolders(task.root)
+    footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in task.focus])).tolist()
     rows: list[dict[str, Any]] = []
-    for osm_id, tags, wkb in task.focus:
+    for (osm_id, tags, _), object_bounds in zip(task.focus, footprints, strict=True):
         try:
-            rows.append({"record": make_sample(task, context, osm_id, tags, wkb)})
+            rows.append({"record": make_sample(task, context, imagery, folders, osm_id, tags,
+                                               tuple(object_bounds))})
         except ChipRejected as rejection:
             rows.append({"osm_id": osm_id, "rejected": rejection.reason})
     write_result(task.result, rows)

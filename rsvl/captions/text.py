@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rsvl.osm.datafiles import load_data
@@ -52,6 +52,8 @@ def article(phrase: str) -> str:
     return "an" if vowel else "a"
 
 
+# Every chip's context names a few phrases out of a small vocabulary: remember their forms.
+@lru_cache(maxsize=1 << 14)
 def counted(phrase: str, count: int) -> str:
     """``a parking lot``, ``three houses``, or ``farmland`` (mass nouns take no count)."""
     if is_uncountable(phrase):

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from rsvl.osm.datafiles import load_data
@@ -25,6 +25,10 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z_ \-]*")
 NO_PHRASE = "no phrase"
 EMPTY = "empty value"
 NEGATED = "value no"
+# Most features share a few tag sets (``building=yes``...): cleaning and phrasing are memoised
+# per distinct tag set, bounded so a country extract's long tail cannot fill memory.
+_CACHE_SIZE = 1 << 16
+TagItems = tuple[tuple[str, str | None], ...]
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -91,13 +95,34 @@ def drop_reason(key: str, value: str | None) -> str | None:
     """Why a tag is not kept by ``clean_tags`` (None when it is kept)."""
     if value is None or not str(value).strip():
         return EMPTY
+    reason = _key_drop_reason(key)
+    if reason is not None:
+        return reason
+    if value == "no":
+        return NEGATED
+    return None
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _key_drop_reason(key: str) -> str | None:
+    # The part of drop_reason that depends on the key alone: rule matching is the costly part.
     for rule in _drop_rules():
         if rule.matches(key):
             return rule.reason
     if key not in feature_tables() and key not in attribute_tables():
         return NO_PHRASE
-    if value == "no":
-        return NEGATED
+    return None
+
+
+def _cache_key(tags: Mapping[str, Any]) -> TagItems | None:
+    """The tags as a hashable, order-keeping key, or None when they cannot be memoised.
+
+    Only string (or None) values qualify: ``1``, ``1.0`` and ``True`` are equal as keys but
+    clean to different strings.
+    """
+    items = tuple(tags.items())
+    if all(type(key) is str and (type(value) is str or value is None) for key, value in items):
+        return items
     return None
 
 
@@ -108,15 +133,26 @@ def clean_tags(tags: Mapping[str, Any]) -> dict[str, str]:
         tags: Raw OSM tags.
 
     Returns:
-        The kept tags, in their original order; empty when a tag hides the whole feature
-        from above (``tunnel=yes``, ``location=underground``...).
+        The kept tags, in their original order (a new dict the caller may change); empty when
+        a tag hides the whole feature from above (``tunnel=yes``, ``location=underground``...).
     """
+    items = _cache_key(tags)
+    return dict(_clean_items(items) if items is not None else _clean(tags))
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _clean_items(items: TagItems) -> tuple[tuple[str, str], ...]:
+    return _clean(dict(items))
+
+
+def _clean(tags: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     hidden = _hidden()
     if any(str(tags.get(key)) in values for key, values in hidden.items() if key in tags):
-        return {}
-    return {
-        key: str(value).strip() for key, value in tags.items() if drop_reason(key, value) is None
-    }
+        return ()
+    return tuple(
+        (key, str(value).strip()) for key, value in tags.items()
+        if drop_reason(key, value) is None
+    )
 
 
 def _first_value(value: str) -> str:
@@ -168,6 +204,16 @@ def describe(tags: Mapping[str, Any]) -> str | None:
     ``{"building": "house", "building:levels": "3", "roof:shape": "gabled"}`` ->
     ``3-storey house with gabled roof``.
     """
+    items = _cache_key(tags)
+    return _describe_items(items) if items is not None else _describe(tags)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _describe_items(items: TagItems) -> str | None:
+    return _describe(dict(items))
+
+
+def _describe(tags: Mapping[str, Any]) -> str | None:
     cleaned = clean_tags(tags)
     key = focus_key(cleaned)
     if key is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -157,3 +158,39 @@ def test_resume_after_sigkill(tiny_scene: tuple[Path, Path], reference_build: Pa
         assert (tmp_path / name).read_bytes() == (reference_build / name).read_bytes()
     chips = sorted(p.name for p in (tmp_path / "chips").rglob("*.jpg"))
     assert chips == sorted(p.name for p in (reference_build / "chips").rglob("*.jpg"))
+
+
+def _output_digest(root: Path) -> str:
+    """One sha256 over every output file's path and bytes, the manifest and partitions aside
+    (the manifest names the machine's paths; partitions are the resumable intermediate)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = path.relative_to(root).as_posix()
+        if name != "manifest.json" and not name.startswith(".partitions/"):
+            digest.update(f"{name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+# Digests of builds made before the builder's performance work (commit b4d9aae): records,
+# chips, shards, Parquet and footprints must stay byte-identical. If an output change is
+# intended (new phrases, another chip rule...), rebuild and record the new digests here.
+PINNED_TINY = "5b1e0552be0e31867938b4dde6f832b12ff3178f2136eed63b6393298d064d61"
+PINNED_SINTRA = "f0bf45801561b1029395df0111522b95a76bf34741dc6405d900c82991782bf2"
+
+
+def test_tiny_output_is_pinned(tiny_scene: tuple[Path, Path], tmp_path: Path) -> None:
+    result = build_captions(_tiny_config(tiny_scene, tmp_path, partition_px=60))
+    assert _output_digest(tmp_path) == PINNED_TINY
+    assert dict(result.rejected)["duplicate_footprint"] == 1
+    assert set(result.cpu_seconds) == set(result.seconds) == {"features", "chips", "filters",
+                                                              "outputs"}
+
+
+def test_sintra_output_is_pinned(shared_data: Path, tmp_path: Path) -> None:
+    sintra = shared_data / "sintra"
+    config = CaptionBuildConfig(
+        osm=str(sintra / "osm_features.geojson"), imagery=str(sintra / "tiles"),
+        out=str(tmp_path), source="sintra", licence="Mapbox Satellite (test only)",
+        split_cell_m=1000, rule=ChipRule(max_gsd_factor=4), partition_px=300)
+    build_captions(config)
+    assert _output_digest(tmp_path) == PINNED_SINTRA

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rsvl.osm import read_features
+from rsvl.osm import tags as tags_module
 from rsvl.osm.tags import TagVocabulary, clean_tags, describe, drop_reason, phrases, readable
 
 
@@ -134,3 +135,26 @@ def test_sintra_phrases(shared_data: Path) -> None:
     assert "gravel track" in described
     # The protected-area boundary and administrative border are not visible from above.
     assert not any("boundary" in text or "protected" in text for text in described)
+
+
+def test_memoised_results_are_fresh_and_typed() -> None:
+    tags = {"building": "house", "building:levels": "2", "name": "A"}
+    first = clean_tags(tags)
+    first["building"] = "changed"  # the caller's copy, not the memo
+    assert clean_tags(tags) == {"building": "house", "building:levels": "2"}
+    # 2, 2.0 and "2" are equal dict keys but different tag values: never conflated.
+    assert describe({"building": "house", "building:levels": "2"}) == "2-storey house"
+    assert describe({"building": "house", "building:levels": 2.0}) == "house"
+    assert clean_tags({"building": "house", "building:levels": 2.0})["building:levels"] == "2.0"
+    assert clean_tags({"building": "house", "building:levels": 2})["building:levels"] == "2"
+    # Order is part of the memo's key: cleaned tags keep the raw order.
+    assert list(clean_tags({"surface": "sand", "highway": "track"})) == ["surface", "highway"]
+    assert list(clean_tags({"highway": "track", "surface": "sand"})) == ["highway", "surface"]
+
+
+def test_memoised_results_equal_fresh_ones_on_real_tags(shared_data: Path) -> None:
+    # Real, messy tags (shapefile-cut keys, lifecycle prefixes, names...).
+    features = read_features(shared_data / "sintra" / "osm_features.geojson")
+    for tags in list(features.tags) * 2:  # the second pass is served from the memo
+        assert clean_tags(tags) == dict(tags_module._clean(tags))
+        assert describe(tags) == tags_module._describe(tags)
