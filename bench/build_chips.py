@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -60,7 +61,8 @@ def _build(region: RegionInfo, out: Path, chip_size: int, workers: int) -> dict[
     wall = time.perf_counter() - started
     return {"chips": len(result.records), "wall": wall, "cpu": _cpu_seconds() - cpu,
             "rejected": dict(result.rejected),
-            **{f"{stage}_stage": seconds for stage, seconds in result.seconds.items()}}
+            **{f"{stage}_stage": seconds for stage, seconds in result.seconds.items()},
+            **{f"{stage}_cpu": seconds for stage, seconds in result.cpu_seconds.items()}}
 
 
 def _windows_read(out: Path) -> int:
@@ -79,6 +81,29 @@ def _bare_loop(region: RegionInfo, windows: list[list[float]], chip_size: int
     return {"wall": time.perf_counter() - started, "cpu": _cpu_seconds() - cpu}
 
 
+def _spin(_: int = 0) -> None:
+    total = 0
+    for value in range(3_000_000):
+        total += value
+
+
+def _machine_speedup() -> float:
+    """How much faster two processes finish two fixed CPU loops than one process does.
+
+    The control for the builder's 2-worker speed-up: about 2 on an idle 2-core machine, and
+    down to 1 when other users leave the equivalent of one free core.
+    """
+    started = time.perf_counter()
+    _spin()
+    _spin()
+    one = time.perf_counter() - started
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        started = time.perf_counter()
+        pool.map(_spin, range(2), chunksize=1)
+        two = time.perf_counter() - started
+    return one / two
+
+
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda run: run["wall"])
 
@@ -91,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "w1": [], "w2": []}
+    machine: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         region = generate_region(Path(tmp) / "region", size_m=args.size_m, tiles=False)
         warmup = Path(tmp) / "warmup"
@@ -101,10 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs["bare"].append(_bare_loop(region, windows, args.chip_size))
             runs["w1"].append(_build(region, Path(tmp) / "w1", args.chip_size, 1))
             runs["w2"].append(_build(region, Path(tmp) / "w2", args.chip_size, 2))
+            machine.append(_machine_speedup())
     load_after = os.getloadavg()
     bare, one, two = (_best(runs[name]) for name in ("bare", "w1", "w2"))
     chips = one["chips"]
     bare_rate = len(windows) / bare["wall"]
+    # Amdahl: the stages other than the chips run in one process whatever the workers.
+    serial_share = 1 - one["chips_cpu"] / sum(one[f"{stage}_cpu"] for stage in STAGES)
     figures = {
         "chips": chips,
         "region_size_m": args.size_m,
@@ -122,11 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "builder_2_workers_chips_per_s": chips / two["wall"],
         "ratio_builder_1_worker_vs_bare": chips / one["wall"] / bare_rate,
         "speedup_2_workers": one["wall"] / two["wall"],
+        "machine_speedup_2_processes": max(machine),
         "chip_stage_1_worker_chips_per_s": chips / one["chips_stage"],
         "ratio_chip_stage_vs_bare": chips / one["chips_stage"] / bare_rate,
         "chip_stage_speedup_2_workers": one["chips_stage"] / two["chips_stage"],
+        "serial_cpu_share": serial_share,
+        "speedup_2_workers_bound": 1 / (serial_share + (1 - serial_share) / 2),
+        "chip_stage_cpu_2_vs_1_worker": two["chips_cpu"] / one["chips_cpu"],
         "stages_1_worker_s": {stage: one[f"{stage}_stage"] for stage in STAGES},
         "stages_2_workers_s": {stage: two[f"{stage}_stage"] for stage in STAGES},
+        "stages_1_worker_cpu_s": {stage: one[f"{stage}_cpu"] for stage in STAGES},
         "runs": runs,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -140,16 +174,21 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({figures['ratio_builder_1_worker_vs_bare']:.0%} of the bare loop; target >= 80%; "
           f"{figures['builder_1_worker_cpu_ms_per_chip']:.1f} ms CPU per chip)")
     print(f"builder, 2 workers:    {figures['builder_2_workers_chips_per_s']:.1f} chips/s "
-          f"(speed-up x{figures['speedup_2_workers']:.2f})")
+          f"(speed-up x{figures['speedup_2_workers']:.2f}; two plain CPU loops in 2 processes "
+          f"got x{figures['machine_speedup_2_processes']:.2f} on this machine now)")
     print(f"chip stage alone (frame, read, check, caption, write), 1 worker: "
           f"{figures['chip_stage_1_worker_chips_per_s']:.1f} chips/s "
           f"({figures['ratio_chip_stage_vs_bare']:.0%} of the bare loop), 2 workers: "
           f"x{figures['chip_stage_speedup_2_workers']:.2f}")
     print(f"windows read per kept chip: {figures['reads_per_kept_chip']:.2f} (reads alone cap "
           f"the builder at {figures['read_ceiling']:.0%} of the bare loop)")
-    for label, stages in (("1 worker", figures["stages_1_worker_s"]),
-                          ("2 workers", figures["stages_2_workers_s"])):
+    for label, stages in (("1 worker, wall", figures["stages_1_worker_s"]),
+                          ("2 workers, wall", figures["stages_2_workers_s"]),
+                          ("1 worker, CPU", figures["stages_1_worker_cpu_s"])):
         print(f"stages, {label}: " + ", ".join(f"{s} {v:.2f} s" for s, v in stages.items()))
+    print(f"serial stages: {serial_share:.0%} of the CPU time, so 2 workers can give at most "
+          f"x{figures['speedup_2_workers_bound']:.2f} on an idle machine; the chip stage costs "
+          f"x{figures['chip_stage_cpu_2_vs_1_worker']:.2f} the CPU with 2 workers")
     print(f"results: {RESULTS}")
     return 0
 
