@@ -186,7 +186,9 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
     tasks = " ".join(recipe()["classification_tasks"])
     launch = f" --processes {options.processes} --cpu" if options.processes > 1 else ""
     preset = recipe()["zero_shot_preset"]
-    eval_common = f"--out {paths.results}"
+    eval_common = f"--out {paths.results} --cache-dir {paths.out}/.cache"
+    vqa = recipe()["vqa"]
+    head = recipe()["vqa_head"]
     lines = [
         (f"rsvl region --out {paths.region} --seed {options.seed} --size-m {options.size_m:g}",
          "region.osm, orthophoto.tif, classes.tif, tiles/, region.json"),
@@ -196,6 +198,13 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          f"--min-per-class {recipe()['min_per_class']}",
          "data/classification/<task>/<class>/*.jpg (test split)"),
         (f"rsvl build retrieval {chip}", "data/retrieval/dataset.json (Karpathy, test split)"),
+        (f"rsvl build vqa --osm {paths.region}/region.osm --imagery {paths.region}/"
+         f"orthophoto.tif --out {paths.vqa} --name SYNTH --licence {build['licence']} "
+         f"--chip-size {vqa['chip_size']} --chip-gsd-factor {vqa['chip_gsd_factor']:g} "
+         f"--format {vqa['image_format']} --seed {options.seed} --split-cell-m "
+         f"{build['split_cell_m']:g} --split-fractions "
+         + " ".join(f"{f:g}" for f in build["split_fractions"]),
+         "vqa/SYNTH_split_{train,val,test}_{questions,answers,images}.json, Images_SYNTH/"),
         (f"rsvl train --config {paths.train_config}{launch}",
          "runs/tiny/step_N/, log.jsonl, export/ (safetensors + open_clip config)"),
         (f"rsvl eval zeroshot --model {paths.export} --dataset {paths.land_cover} "
@@ -206,8 +215,14 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
         (f"rsvl eval retrieval --model {paths.export} --dataset "
          f"{paths.data}/retrieval/dataset.json {eval_common}",
          "results/dataset__test__export-*__retrieval.json"),
-        (f"rsvl search build --model {paths.export} --from {paths.data}/retrieval/images "
-         f"--out {paths.out}/search.index", "an image index of the held-out chips"),
+        (f"rsvl eval vqa --model {paths.export} --data {paths.vqa} --split test --method head "
+         f"--train-split train --hidden {head['hidden']} --epochs {head['epochs']} "
+         f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
+         "results/SYNTH__test__export-*__vqa-head.json (OA, AA, majority OA)"),
+        ("# the untrained baseline: the same commands with --model rsvl-tiny "
+         "(the run's seeded initial weights)", "results/*__rsvl-tiny-*__*.json"),
+        (f"rsvl search build --model {paths.export} --from {paths.land_cover} "
+         f"--out {paths.out}/search.index", "an image index of the held-out land-cover chips"),
         (f"rsvl search query {paths.out}/search.index "
          f"\"{recipe()['search_queries'][0]}\" -k 10 --grid {paths.figures}/search.png",
          "the ten best chips, as a grid PNG"),

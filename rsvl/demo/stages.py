@@ -127,19 +127,17 @@ def train_model(options: DemoOptions, paths: DemoPaths) -> None:
 
 
 def export_untrained(paths: DemoPaths) -> Path:
-    """Export the run's initial weights (same architecture, same seed) as the baseline.
+    """Export the run's initial weights (same architecture, same seeded init) as the baseline.
 
-    The trainer seeds with ``run.seed`` right before creating the model, so seeding the same
-    way here rebuilds the exact initial weights; the trained export records their checksum
-    (``parent_sha256``), which this checks.
+    ``load_clip`` initialises a from-scratch model from a fixed seed, as the trainer loads it,
+    so this rebuilds the run's exact starting point; the trained export records its checksum
+    (``parent_sha256``), which this checks. ``rsvl eval ... --model rsvl-tiny`` scores the
+    same weights.
     """
-    from accelerate.utils import set_seed
-
     from rsvl.models import export_model, load_clip, read_export_info
     from rsvl.training.config import load_config
 
     config = load_config(paths.train_config)
-    set_seed(config.run.seed)
     loaded = load_clip(config.model.spec, device="cpu")
     parent = read_export_info(paths.export).get("provenance", {}).get("parent_sha256")
     if parent is not None and parent != loaded.checksum:
@@ -147,8 +145,10 @@ def export_untrained(paths: DemoPaths) -> Path:
                          f"initial weights {parent[:8]}; rerun with --fresh")
     if loaded.arch is None:
         raise InputError(f"model {config.model.spec}: unknown architecture, cannot export")
+    if read_export_info(paths.untrained).get("sha256") == loaded.checksum:
+        return paths.untrained
     return export_model(loaded.model, loaded.arch, paths.untrained,
-                        {"parent": config.model.spec, "steps": 0, "seed": config.run.seed,
+                        {"parent": config.model.spec, "steps": 0,
                          "note": "initial weights of the demo's training run"})
 
 

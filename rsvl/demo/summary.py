@@ -50,7 +50,7 @@ def plot_loss(log_file: Path, path: Path) -> Path | None:
 
 
 def search_grid(export: Path, images: Path, query: str, path: Path) -> Path:
-    """Index the held-out chips with the trained model and save the top 10 for ``query``."""
+    """Index ``images`` (recursively) with the trained model; save the top 10 for ``query``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,8 +94,9 @@ def write_demo_report(options: DemoOptions, paths: DemoPaths, datasets: Datasets
         relative = target.relative_to(paths.out)
         shown.append(f"![land-cover confusion matrix, trained model]({relative})")
     query = recipe()["search_queries"][0]
-    if datasets.retrieval is not None:
-        grid = search_grid(paths.export, datasets.retrieval.parent / "images", query,
+    if "land_cover" in datasets.zero_shot:
+        # The held-out land-cover chips: each result's key names its true class.
+        grid = search_grid(paths.export, datasets.zero_shot["land_cover"], query,
                            paths.figures / "search.png")
         shown.append(f"![text-to-image search: {query}]({grid.relative_to(paths.out)})")
     loss = plot_loss(paths.run / "log.jsonl", paths.figures / "loss.png")
