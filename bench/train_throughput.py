@@ -9,8 +9,10 @@ same work per step.
 
 Throughput is the median over steps (the first two excluded) of each trainer's own per-step
 samples/s (rsvl: ``log.jsonl``; open_clip: its ``Train Epoch`` lines with
-``--log-every-n-steps 1``). Peak memory is the largest resident set of any process of the
-run (``ru_maxrss`` of the children, data workers included).
+``--log-every-n-steps 1``); the trainers alternate (A B B A ...) for ``--repeats`` rounds and
+each keeps its best round, so a load change on a shared machine does not favour one of them.
+Peak memory is the largest resident set of any process of the run (``ru_maxrss`` of the
+children, data workers included).
 
     .venv/bin/python bench/train_throughput.py                  # 60 steps of 64, ~3 min
     .venv/bin/python bench/train_throughput.py --steps 20       # quick look
@@ -135,18 +137,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="OMP threads per trainer")
     parser.add_argument("--precision", choices=("no", "bf16"), default="no")
     parser.add_argument("--shards", type=Path, help="existing shard folder (default: generate)")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds per trainer")
     args = parser.parse_args(argv)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
     with tempfile.TemporaryDirectory(prefix="rsvl-bench-") as tmp:
         shards = args.shards or Path(tmp) / "shards"
         if args.shards is None:
             make_shards(shards, samples=args.steps * args.batch + args.batch)
-        rsvl = run_rsvl(shards, Path(tmp) / "rsvl", args, env)
-        open_clip = run_open_clip(shards, Path(tmp) / "open_clip", args, env)
+        rounds: dict[str, list[dict[str, Any]]] = {"rsvl": [], "open_clip": []}
+        for index in range(args.repeats):
+            order = ("rsvl", "open_clip") if index % 2 == 0 else ("open_clip", "rsvl")
+            for name in order:
+                runner = run_rsvl if name == "rsvl" else run_open_clip
+                rounds[name].append(runner(shards, Path(tmp) / f"{name}-{index}", args, env))
+        rsvl, open_clip = (max(rounds[n], key=lambda r: r["samples_per_s"]) for n in rounds)
     ratio = rsvl["samples_per_s"] / open_clip["samples_per_s"]
     result: dict[str, Any] = {
         "bench": "train_throughput", "model": "rsvl-tiny", "batch": args.batch,
         "steps": args.steps, "workers": args.workers, "threads": args.threads,
+        "rounds": rounds,
         "precision": args.precision, "rsvl": rsvl, "open_clip": open_clip,
         "speed_ratio_rsvl_over_open_clip": round(ratio, 3),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
