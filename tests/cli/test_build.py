@@ -37,10 +37,8 @@ def test_captions_then_classification_on_the_synthetic_region(
     assert len(classes) >= 2 and "land_use" in capsys.readouterr().out
 
 
-def test_not_built_jobs_and_bad_input_are_one_line(
+def test_bad_input_is_one_line(
         region, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert main(["build", "vqa"]) == 2
-    assert "'rsvl build vqa' is not built yet" in capsys.readouterr().err
     assert main(["build", "captions", *_common(region, tmp_path / "a"), "--osm",
                  str(tmp_path / "missing.osm")]) == 2
     error = capsys.readouterr().err
