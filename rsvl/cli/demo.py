@@ -11,12 +11,13 @@ HELP = "run the whole loop (region -> build -> train -> eval -> report) on the b
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``rsvl demo``."""
-    from rsvl.synth.defaults import DEFAULT_SEED, DEFAULT_SIZE_M
+    from rsvl.demo import recipe
+    from rsvl.synth.defaults import DEFAULT_SEED
 
     cores = os.cpu_count() or 1
     parser.add_argument("--out", type=Path, default=Path("demo"),
                         help="output folder (default: ./demo); a rerun reuses what still matches")
-    parser.add_argument("--size-m", type=float, default=DEFAULT_SIZE_M,
+    parser.add_argument("--size-m", type=float, default=float(recipe()["region_size_m"]),
                         help="side of the synthetic region in metres (default %(default)s)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of the region, splits, captions and training (default 0)")

@@ -206,7 +206,8 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          + " ".join(f"{f:g}" for f in build["split_fractions"]),
          "vqa/SYNTH_split_{train,val,test}_{questions,answers,images}.json, Images_SYNTH/"),
         (f"rsvl train --config {paths.train_config}{launch}",
-         "runs/tiny/step_N/, log.jsonl, export/ (safetensors + open_clip config)"),
+         "runs/tiny/step_N/, log.jsonl, export/ (safetensors + open_clip config); train.json "
+         "is the recipe's training section (rsvl/demo/recipe.json) with this folder's paths"),
         (f"rsvl eval zeroshot --model {paths.export} --dataset {paths.land_cover} "
          f"--preset {preset} {eval_common}", "results/land_cover__all__export-*.json + PNG"),
         (f"rsvl eval zeroshot --model {paths.export} --dataset "
@@ -214,11 +215,11 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          "results/roof_shape__all__export-*.json + PNG"),
         (f"rsvl eval retrieval --model {paths.export} --dataset "
          f"{paths.data}/retrieval/dataset.json {eval_common}",
-         "results/dataset__test__export-*__retrieval.json"),
+         "results/retrieval__test__export-*__retrieval.json"),
         (f"rsvl eval vqa --model {paths.export} --data {paths.vqa} --split test --method head "
          f"--train-split train --hidden {head['hidden']} --epochs {head['epochs']} "
          f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
-         "results/SYNTH__test__export-*__vqa-head.json (OA, AA, majority OA)"),
+         "results/vqa__test__export-*__vqa-head.json (OA, AA, majority OA)"),
         ("# the untrained baseline: the same commands with --model rsvl-tiny "
          "(the run's seeded initial weights)", "results/*__rsvl-tiny-*__*.json"),
         (f"rsvl search build --model {paths.export} --from {paths.land_cover} "

@@ -67,8 +67,9 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     land_cover = write_land_cover_set(region, paths.land_cover, LandCoverRule(
         **recipe()["land_cover"], min_per_class=min_per_class, splits=("test",),
         split_cell_m=settings["split_cell_m"], split_fractions=fractions, seed=options.seed))
-    datasets.zero_shot["land_cover"] = paths.land_cover
     datasets.lines.append(f"land cover (test): {_classes(land_cover.classes)}")
+    if len(land_cover.classes) >= 2:  # zero-shot needs at least two classes to choose from
+        datasets.zero_shot["land_cover"] = paths.land_cover
     for made in write_classification_sets(captions.root, captions.records,
                                           recipe()["classification_tasks"], min_per_class,
                                           ["test"]):
