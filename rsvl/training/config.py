@@ -42,14 +42,17 @@ class DataConfig:
     """Where training pairs come from and how they are batched.
 
     Attributes:
-        train: A shard folder (``sizes.json`` + tars) or a Parquet file (``train.parquet``).
-        source: ``auto`` (by path), ``shards`` or ``parquet``.
+        train: A shard folder (``sizes.json`` + tars), a Parquet file (``train.parquet``) or a
+            mixture file (``.json``, see :mod:`rsvl.data.mixtures`) naming several datasets
+            with sampling weights.
+        source: ``auto`` (by path), ``shards``, ``parquet`` or ``mixture``.
         batch_size: Samples per process per micro-batch.
         workers: DataLoader worker processes per training process.
         shuffle_buffer: Samples held in the shuffle buffer of each worker.
         captions: ``random`` (one of a record's captions per visit) or ``first``.
         split: Train only on records of this split (built shards hold every split, so the
-            default keeps val/test chips out of training); empty trains on everything.
+            default keeps val/test chips out of training); empty trains on everything. A
+            mixture chooses splits per dataset in its file, so it needs the default here.
     """
 
     train: str = ""
@@ -194,7 +197,7 @@ class TrainConfig:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "data.source": ("auto", "shards", "parquet"),
+    "data.source": ("auto", "shards", "parquet", "mixture"),
     "data.captions": ("random", "first"),
     "data.split": ("train", "val", "test", ""),
     "run.mixed_precision": ("no", "bf16", "fp16"),
@@ -248,10 +251,31 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
         raise ConfigError(
             f"{origin}: augment.crop_scale must be [low, high] with 0 < low <= high <= 1"
         )
+    _validate_data_source(config.data, origin)
     if config.eval.every_steps and not config.eval.dataset:
         raise ConfigError(f"{origin}: eval.every_steps is set but eval.dataset is empty")
     if config.run.epochs < 1 and config.run.max_steps < 1:
         raise ConfigError(f"{origin}: set run.epochs or run.max_steps to at least 1")
+
+
+def _validate_data_source(data: DataConfig, origin: str) -> None:
+    """Refuse a ``data`` section whose source is ambiguous (mixture files choose their splits)."""
+    json_path = Path(data.train).suffix == ".json"
+    if data.source in ("shards", "parquet") and json_path:
+        raise ConfigError(
+            f"{origin}: data.train={data.train!r} is a mixture file but data.source="
+            f"{data.source}; set data.source=auto or mixture"
+        )
+    if data.source == "mixture" and not json_path:
+        raise ConfigError(
+            f"{origin}: data.source=mixture needs data.train to be a mixture .json file, "
+            f"got {data.train!r}"
+        )
+    if (data.source == "mixture" or json_path) and data.split != "train":
+        raise ConfigError(
+            f"{origin}: data.split={data.split!r} with a mixture; a mixture file chooses splits "
+            "per dataset ('splits'), so leave data.split at its default"
+        )
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -19,6 +19,12 @@ resuming exact:
 
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
 batch); a shard that ends early is counted too. A missing shard is an error naming it.
+
+A mixture file (:mod:`rsvl.data.mixtures`) is read by :class:`MixtureStream`: the same batching,
+decoding, augmentation and caption choice, but each slot's samples come from the mixture's
+seeded weighted stream (``iter_mixture`` with the slot as its rank), re-seeded every epoch. An
+epoch is ``mixture.num_samples // global batch`` steps, and a resumed run skips the consumed
+samples of the current epoch's stream, so resuming is exact for mixtures too.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from rsvl.data.shards import list_shards, read_sizes
+from rsvl.data.mixtures import Mixture, iter_mixture
+from rsvl.data.shards import ShardSample, list_shards, read_sizes
 from rsvl.errors import ConfigError, InputError
 from rsvl.training.augment import ImageTransform
 
@@ -73,7 +80,9 @@ def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
     """
     path = Path(train)
     if not str(train):
-        raise ConfigError("data.train is empty; set it to a shard folder or a .parquet file")
+        raise ConfigError(
+            "data.train is empty; set it to a shard folder, a .parquet or a mixture .json file"
+        )
     kind = source if source != "auto" else ("parquet" if path.suffix == ".parquet" else "shards")
     if kind == "parquet":
         import pyarrow.parquet as pq
@@ -87,6 +96,17 @@ def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
         raise InputError(f"shard folder not found: {path} (data.train)")
     sizes = read_sizes(path)
     return [Unit(shard, None, sizes[shard.name]) for shard in list_shards(path)]
+
+
+def is_mixture(train: str | Path, source: str = "auto") -> bool:
+    """Whether ``data.train``/``data.source`` name a mixture file (``auto``: a ``.json`` path)."""
+    return source == "mixture" or (source == "auto" and Path(train).suffix == ".json")
+
+
+def mixture_units(mixture: Mixture) -> list[Unit]:
+    """One pseudo-unit per mixture source, sized by its split-filtered, de-duplicated samples
+    (what epoch length and the corrupt-sample limit count; never read directly)."""
+    return [Unit(source.root, None, source.num_samples) for source in mixture.sources]
 
 
 def steps_per_epoch(total_samples: int, global_batch: int) -> int:
@@ -256,7 +276,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             if image is None:
                 corrupt += 1
                 if corrupt >= hopeless:
-                    raise InputError(f"no decodable sample in {self.units[0].path.parent}")
+                    raise InputError(f"no decodable sample in {self.origin}")
                 continue
             rng = random.Random(f"{self.seed}:{epoch}:{pass_index}:{sample.key}")
             captions = sample.captions or []
@@ -273,6 +293,11 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                 count -= 1
                 if count == 0:
                     return
+
+    @property
+    def origin(self) -> Path:
+        """Where the samples come from, for error messages."""
+        return self.units[0].path.parent
 
     def _deal(self, epoch: int, slot: int, slots: int) -> tuple[list[Unit], bool]:
         """This slot's units for the epoch, and whether it owns them whole (else every
@@ -334,3 +359,44 @@ def _shuffled(items: Iterator[RawSample], size: int, rng: random.Random) -> Iter
         yield item
     rng.shuffle(buffer)
     yield from buffer
+
+
+class MixtureStream(ContrastiveStream):
+    """:class:`ContrastiveStream` whose samples are drawn from a mixture's datasets by weight.
+
+    Epochs and the corrupt-sample limit follow the mixture's size (:func:`mixture_units`).
+    ``split`` is ignored: each dataset's ``splits`` in the mixture file choose what is read.
+
+    Args:
+        mixture: From :func:`rsvl.data.mixtures.load_mixture`.
+        **kwargs: :class:`ContrastiveStream` arguments other than ``units``.
+    """
+
+    def __init__(self, mixture: Mixture, **kwargs: Any) -> None:
+        super().__init__(mixture_units(mixture), **kwargs)
+        self.mixture = mixture
+
+    @property
+    def origin(self) -> Path:
+        return self.mixture.path
+
+    def _slot_stream(
+        self, epoch: int, slot: int, slots: int
+    ) -> Iterator[tuple[int, RawSample]]:
+        """(draw index, sample) forever: the slot's share of this epoch's mixture stream.
+
+        The draw index stands in for the pass so that a sample drawn twice is augmented
+        differently each time.
+        """
+        seed = random.Random(f"{self.seed}:{epoch}:mixture").getrandbits(63)
+        for draw, sample in enumerate(iter_mixture(self.mixture, seed, slot, slots)):
+            yield draw, _raw_sample(sample)
+
+
+def _raw_sample(sample: ShardSample) -> RawSample:
+    """The mixture's sample in the trainer's form; captions that are not strings mark it
+    corrupt (None), as in a shard folder."""
+    captions = sample.record.get("captions")
+    if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
+        captions = None
+    return RawSample(sample.key, sample.image, captions or None, sample.record.get("split"))

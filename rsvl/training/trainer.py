@@ -11,8 +11,8 @@ One function, :func:`train`, runs unchanged in one process on CPU, on one GPU, a
 - ``export/``: the final model (open_clip config + safetensors + provenance).
 
 Resuming restores weights, optimizer and step from the newest ``step_N``; the data position is
-a pure function of the step (see :mod:`rsvl.training.data`), so a resumed CPU run reproduces the
-uninterrupted run's losses exactly.
+a pure function of the step (see :mod:`rsvl.training.data`; mixture files too), so a resumed CPU
+run reproduces the uninterrupted run's losses exactly.
 """
 
 from __future__ import annotations
@@ -32,12 +32,20 @@ from accelerate.tracking import GeneralTracker
 from accelerate.utils import set_seed
 
 from rsvl.data.atomic import write_json
+from rsvl.data.mixtures import load_mixture
 from rsvl.errors import ConfigError
 from rsvl.models import export_model, load_clip
 from rsvl.models.loading import weights_sha256
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import TrainConfig
-from rsvl.training.data import ContrastiveStream, list_units, steps_per_epoch
+from rsvl.training.data import (
+    ContrastiveStream,
+    MixtureStream,
+    is_mixture,
+    list_units,
+    mixture_units,
+    steps_per_epoch,
+)
 from rsvl.training.eval_hook import zero_shot_metrics
 from rsvl.training.loss import accumulated_backward, make_loss
 from rsvl.training.optim import (
@@ -118,7 +126,9 @@ def train(config: TrainConfig) -> TrainResult:
     model.train()
     apply_model_options(model, config.model)
 
-    units = list_units(config.data.train, config.data.source)
+    data = config.data
+    mixture = load_mixture(data.train) if is_mixture(data.train, data.source) else None
+    units = mixture_units(mixture) if mixture else list_units(data.train, data.source)
     world = accelerator.num_processes
     accum = config.optim.accum_steps
     global_batch = config.data.batch_size * world * accum
@@ -147,12 +157,14 @@ def train(config: TrainConfig) -> TrainResult:
             return output["image_features"], output["text_features"], output["logit_scale"]
         return output[0], output[1], output[2]
 
-    stream = ContrastiveStream(
-        units, accelerator.process_index, world, config.data.batch_size, train_transform,
-        loaded.tokenizer, run.seed, epoch_batches=epoch_steps * accum, start_batch=step * accum,
-        shuffle_buffer=config.data.shuffle_buffer, caption_mode=config.data.captions,
-        split=config.data.split,
+    stream_options: dict[str, Any] = dict(
+        rank=accelerator.process_index, world_size=world, batch_size=data.batch_size,
+        transform=train_transform, tokenizer=loaded.tokenizer, seed=run.seed,
+        epoch_batches=epoch_steps * accum, start_batch=step * accum,
+        shuffle_buffer=data.shuffle_buffer, caption_mode=data.captions, split=data.split,
     )
+    stream = (MixtureStream(mixture, **stream_options) if mixture
+              else ContrastiveStream(units, **stream_options))
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=config.data.workers, pin_memory=not use_cpu,
     )
