@@ -55,7 +55,8 @@ def describe_inputs(inputs: Mapping[str, str | Path | None]) -> dict[str, dict[s
 def write_manifest(root: Path, *, command: list[str], config: Mapping[str, Any],
                    inputs: Mapping[str, Any], counts: Mapping[str, Any],
                    rejected: Mapping[str, int], imagery_licence: str | None,
-                   extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   extra: Mapping[str, Any] | None = None,
+                   osm_attribution: str | None = OSM_ATTRIBUTION) -> dict[str, Any]:
     """Write ``root/manifest.json`` atomically and return its content.
 
     Args:
@@ -67,6 +68,7 @@ def write_manifest(root: Path, *, command: list[str], config: Mapping[str, Any],
         rejected: Rejected focus objects per reason.
         imagery_licence: The imagery's licence (``None`` for text-only builds).
         extra: Further fields (stretch rules, shard count...).
+        osm_attribution: The OSM attribution; ``None`` for datasets built without OSM data.
     """
     manifest = {
         "rsvl_version": __version__,
@@ -75,7 +77,7 @@ def write_manifest(root: Path, *, command: list[str], config: Mapping[str, Any],
         "inputs": dict(inputs),
         "counts": dict(counts),
         "rejected": dict(sorted(rejected.items())),
-        "osm_attribution": OSM_ATTRIBUTION,
+        "osm_attribution": osm_attribution,
         "imagery_licence": imagery_licence,
         **dict(extra or {}),
     }

@@ -71,6 +71,7 @@ def test_karpathy_import_writes_records_images_shards_parquet(tmp_path, scene):
     assert rows == {"train": 1, "val": 2, "test": 1}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["images"] == 4 and manifest["config"]["format"] == "karpathy"
+    assert manifest["osm_attribution"] is None  # imported sets hold no OpenStreetMap data
 
 
 def test_rerun_reuses_stored_images(tmp_path, scene):

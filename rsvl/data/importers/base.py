@@ -178,6 +178,6 @@ def import_items(items: Iterable[SourceItem], out: str | Path, *, source: str, l
         root, command=list(command or []), config=dict(config or {}),
         inputs=describe_inputs(dict(inputs or {})),
         counts={"images": len(records), **per_split}, rejected={}, imagery_licence=licence,
-        extra={"shards": shards, "source": source},
+        extra={"shards": shards, "source": source}, osm_attribution=None,
     )
     return records
