@@ -13,8 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from rsvl.cli import build_vqa
-from rsvl.errors import RsvlError
+from rsvl.cli import main as rsvl_main
 from rsvl.synth import generate_region
 
 
@@ -24,16 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size-m", type=float, default=1000.0, help="region side (metres)")
     args, extra = parser.parse_known_args(argv)
     region = generate_region(f"{args.out}/region", seed=0, size_m=args.size_m, tiles=False)
-    build = argparse.ArgumentParser(prog="rsvl build vqa")
-    build_vqa.add_arguments(build)
-    options = build.parse_args(["--region", str(region.out_dir), "--out", f"{args.out}/vqa",
-                                "--chip-size", "64", "--split-cell-m", "250",
-                                "--split-fractions", "0.6", "0.1", "0.3", *extra])
-    try:
-        return build_vqa.run(options)
-    except RsvlError as error:
-        print(f"rsvqa_synthetic: error: {error}", file=sys.stderr)
-        return 2
+    return rsvl_main(["build", "vqa", "--region", str(region.out_dir), "--out", f"{args.out}/vqa",
+                      "--chip-size", "64", "--split-cell-m", "250",
+                      "--split-fractions", "0.6", "0.1", "0.3", *extra])
 
 
 if __name__ == "__main__":
