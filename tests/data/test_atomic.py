@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -49,8 +51,6 @@ def test_read_json_round_trip_and_errors(tmp_path):
 
 
 def test_atomic_files_get_ordinary_permissions(tmp_path: Path) -> None:
-    import os
-
     target = tmp_path / "out.bin"
     with atomic_open(target) as handle:
         handle.write(b"x")
