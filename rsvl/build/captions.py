@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,9 +183,13 @@ def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSett
     )
 
 
-def _check_resumable(folder: Path, config: CaptionBuildConfig) -> None:
-    """Refuse to mix partitions made with another configuration into this build."""
-    identity = {k: v for k, v in config.to_dict().items()
+def check_resumable(folder: Path, settings: Mapping[str, Any]) -> None:
+    """Refuse to mix partitions made with other settings into this build (any builder's).
+
+    ``settings`` is the build config as a dict; how the work is run (output folder, workers,
+    scheduler, shard size) may change between runs, everything else must not.
+    """
+    identity = {k: v for k, v in settings.items()
                 if k not in ("out", "workers", "scheduler", "shard_size")}
     marker = folder / "config.json"
     if marker.is_file():
@@ -269,14 +273,14 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     settings = _sample_settings(config, imagery)
     if config.scheduler is None:
         focus = load_focus_features(config.osm, imagery, config.read_options)
-        _check_resumable(root / PARTITIONS_DIR, config)
+        check_resumable(root / PARTITIONS_DIR, config.to_dict())
         tasks: dict[Path, Any] = plan_tasks(config, imagery, focus, settings)
         work: Callable[[Any], None] = make_partition
     else:
         from rsvl.build.partition_features import make_file_partition, plan_file_tasks
 
         focus, tasks = plan_file_tasks(config, imagery, settings, root / PARTITIONS_DIR)
-        _check_resumable(root / PARTITIONS_DIR, config)
+        check_resumable(root / PARTITIONS_DIR, config.to_dict())
         work = make_file_partition
     clock.lap("features")
     run_partitions(tasks, work, workers=config.workers, description="chips",

@@ -28,7 +28,7 @@ from typing import Any
 import geopandas as gpd
 import shapely
 
-from rsvl.build.captions import PARTITIONS_DIR, _check_resumable, native_resolution
+from rsvl.build.captions import PARTITIONS_DIR, check_resumable, native_resolution
 from rsvl.build.chips import ChipRejected, ChipRule, check_pixels
 from rsvl.build.focus import load_focus_features
 from rsvl.build.manifest import describe_inputs, write_manifest
@@ -233,7 +233,7 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
     root = Path(config.out)
     imagery = open_imagery(config.imagery, licence=config.licence)
     focus = load_focus_features(config.osm, imagery, config.read_options)
-    _check_resumable(root / PARTITIONS_DIR, config)  # type: ignore[arg-type]
+    check_resumable(root / PARTITIONS_DIR, config.to_dict())
     chips, rejected = plan_chips(config, imagery)
     tasks = _plan_tasks(config, imagery, chips, focus.frame)
     run_partitions(tasks, make_chips, workers=config.workers, description="vqa chips")
