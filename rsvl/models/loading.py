@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -137,7 +140,7 @@ def load_clip(
     device = device or default_device()
     name, pretrained = _open_clip_arguments(parsed)
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _quiet_random_init_warning():
             torch.manual_seed(seed)
             model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
                 name, pretrained=pretrained, device=device, aug_cfg=aug_cfg
@@ -159,6 +162,22 @@ def load_clip(
         checksum=weights_sha256(model),
         device=device,
     )
+
+
+@contextlib.contextmanager
+def _quiet_random_init_warning() -> Iterator[None]:
+    """Drop open_clip's 'No pretrained weights loaded' warning: a from-scratch spec asks for
+    random weights, and a local checkpoint is loaded right after (the warning would mislead)."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 def _open_clip_arguments(spec: ModelSpec) -> tuple[str, str | None]:

@@ -79,3 +79,9 @@ def test_scratch_initialisation_is_seeded_and_leaves_global_rng_alone() -> None:
     assert torch.equal(torch.rand(1), expected_next)
     assert load_clip("rsvl-micro", device="cpu").checksum == first.checksum
     assert load_clip("rsvl-micro", device="cpu", seed=1).checksum != first.checksum
+
+
+def test_no_misleading_random_init_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        load_clip("rsvl-micro", device="cpu")
+    assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]
