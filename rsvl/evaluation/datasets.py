@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rsvl.data.class_names import display_name
 from rsvl.errors import InputError
-from rsvl.evaluation.prompts import display_name
 from rsvl.evaluation.registry import Benchmark, dataset_home, get_benchmark
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")

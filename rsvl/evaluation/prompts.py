@@ -2,16 +2,14 @@
 
 ``templates/<name>.json`` holds one template set (``{c}`` marks the class name);
 ``templates/presets.json`` maps each published protocol to its template set per dataset, its
-ensembling rule and its class-name overrides; ``class_names.json`` fixes run-together folder
-names (``railwaystation`` -> ``railway station``).
+ensembling rule and its class-name overrides. Class display names come from
+:func:`rsvl.data.class_names.display_name`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,8 +19,6 @@ from rsvl.errors import ConfigError, InputError
 
 Ensemble = Literal["normalized", "raw"]
 DEFAULT_PRESET = "rsvl"
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[_\-\s]+")
 
 
 def _package_json(*parts: str) -> Any:
@@ -110,19 +106,3 @@ def get_preset(name: str) -> Preset:
     return preset
 
 
-@functools.cache
-def _run_together_fixes() -> dict[str, str]:
-    return dict(_package_json("class_names.json")["names"])
-
-
-def display_name(folder: str, overrides: Mapping[str, str] | None = None) -> str:
-    """The class name used in prompts for a class folder.
-
-    ``overrides`` (per dataset) win; then underscores and dashes become spaces, CamelCase is
-    split and the result lower-cased (``SeaLake`` -> ``sea lake``); run-together names are fixed
-    from ``class_names.json`` (``railwaystation`` -> ``railway station``).
-    """
-    if overrides and folder in overrides:
-        return overrides[folder]
-    words = _SEPARATORS.sub(" ", _CAMEL_BOUNDARY.sub(" ", folder)).strip().lower()
-    return _run_together_fixes().get(words, words)

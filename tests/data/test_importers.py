@@ -11,7 +11,7 @@ import pytest
 from rsvl.cli import main
 from rsvl.data.importers import get_format, import_dataset, list_formats
 from rsvl.data.importers.base import key_from_path, normalise_split
-from rsvl.data.importers.folder import caption, display_name
+from rsvl.data.importers.folder import caption
 from rsvl.data.records import read_records
 from rsvl.data.shards import iter_shard, list_shards, read_sizes
 from rsvl.errors import ConfigError, InputError
@@ -149,15 +149,6 @@ def test_csv_missing_column_lists_the_columns(tmp_path):
     expected = r"no column 'filepath'; columns are \['path', 'caption'\]"
     with pytest.raises(InputError, match=expected):
         import_dataset("csv", table, tmp_path / "out", name="p", licence="CC0")
-
-
-@pytest.mark.parametrize(("folder", "name"), [
-    ("SeaLake", "sea lake"), ("railway_station", "railway station"),
-    ("HerbaceousVegetation", "herbaceous vegetation"), ("storage-tanks", "storage tanks"),
-    ("airport", "airport"), ("USGSImages", "usgs images"),
-])
-def test_display_name_rules(folder, name):
-    assert display_name(folder) == name
 
 
 def test_caption_template_errors_are_config_errors():

@@ -9,26 +9,11 @@ import pytest
 
 from rsvl.errors import ConfigError, InputError
 from rsvl.evaluation.prompts import (
-    display_name,
     get_preset,
     get_templates,
     list_presets,
     list_template_sets,
 )
-
-
-@pytest.mark.parametrize(("folder", "name"), [
-    ("SeaLake", "sea lake"), ("railwaystation", "railway station"), ("golf_course", "golf course"),
-    ("footballField", "football field"), ("AnnualCrop", "annual crop"), ("storagetanks",
-                                                                         "storage tanks"),
-    ("river", "river"),
-])
-def test_display_names(folder: str, name: str) -> None:
-    assert display_name(folder) == name
-
-
-def test_overrides_win() -> None:
-    assert display_name("aGrass", {"aGrass": "grass"}) == "grass"
 
 
 def test_template_sets_from_the_protocols() -> None:

@@ -2,29 +2,23 @@
 
 ``root/{class}/*.jpg``, or ``root/{split}/{class}/*.jpg`` when every top folder is a split
 name. Class folder names become display names (``SeaLake`` -> ``sea lake``,
-``railway_station`` -> ``railway station``); names the rules cannot split
-(``railwaystation``) are fixed with ``class_names`` (folder -> display name).
+``railway_station`` -> ``railway station``); run-together names
+(``railwaystation``) are fixed by the shared rule in :mod:`rsvl.data.class_names`, or with
+``class_names`` (folder -> display name).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from rsvl.data.class_names import display_name
 from rsvl.data.importers.base import SPLIT_ALIASES, SourceItem, key_from_path
 from rsvl.errors import ConfigError, InputError
 
 OPTIONS = ("templates", "split", "class_names")
 DEFAULT_TEMPLATES = ("a satellite image of {class}",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-
-
-def display_name(folder: str) -> str:
-    """A class folder name as words: ``_``/``-`` to spaces, CamelCase split, lower case."""
-    words = _CAMEL.sub(" ", folder).replace("_", " ").replace("-", " ")
-    return " ".join(words.lower().split())
 
 
 def caption(template: str, class_name: str) -> str:
@@ -64,7 +58,7 @@ def read_items(source: str | Path, templates: Sequence[str] = DEFAULT_TEMPLATES,
         if not classes:
             raise InputError(f"{split_dir}: no class folders; expected {split_dir}/<class>/*.jpg")
         for class_dir in classes:
-            name = overrides.get(class_dir.name, display_name(class_dir.name))
+            name = display_name(class_dir.name, overrides)
             for image in sorted(class_dir.iterdir()):
                 if image.suffix.lower() not in IMAGE_SUFFIXES:
                     continue
