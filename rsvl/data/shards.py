@@ -3,8 +3,10 @@
 The layout open_clip's own trainer reads as it is (``--train-data "dir/{00000..00009}.tar"
 --dataset-type webdataset``; ``sizes.json`` beside the tars gives the sample counts). ``.txt``
 holds the primary caption, ``.json`` the whole record (all captions, tags, footprint...).
-Each tar is written to a temporary name and renamed when complete, and ``sizes.json`` is
-rewritten after every shard, so an interrupted writer leaves only complete shards.
+``splits.json`` counts each shard's samples per split (``{"00000.tar": {"train": 430}}``),
+so a trainer can size an epoch of one split and skip shards that hold none of it. Each tar
+is written to a temporary name and renamed when complete, and both files are rewritten after
+every shard, so an interrupted writer leaves only complete shards.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from rsvl.data.records import Record
 from rsvl.errors import InputError
 
 SIZES_FILE = "sizes.json"
+SPLITS_FILE = "splits.json"
 
 
 def shard_name(index: int) -> str:
@@ -66,6 +70,7 @@ class ShardWriter:
         self.max_samples = max_samples
         self.index = start_index
         self.sizes: dict[str, int] = read_sizes(self.shard_dir, missing_ok=True)
+        self.splits: dict[str, dict[str, int]] = read_split_sizes(self.shard_dir) or {}
         self._pending: list[tuple[Record, bytes, str]] = []
 
     def write(self, record: Record, image: bytes, image_ext: str = "jpg") -> None:
@@ -87,6 +92,9 @@ class ShardWriter:
                     _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
                     _add_member(tar, f"{record.key}.json", payload.encode())
         self.sizes[name] = len(self._pending)
+        counts = Counter(record.split for record, _, _ in self._pending)
+        self.splits[name] = dict(sorted(counts.items()))
+        write_json(self.shard_dir / SPLITS_FILE, self.splits)
         write_json(self.shard_dir / SIZES_FILE, self.sizes)
         self._pending = []
         self.index += 1
@@ -123,6 +131,21 @@ def read_sizes(shard_dir: str | Path, missing_ok: bool = False) -> dict[str, int
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON ({error.msg}); rebuild the shards") from None
     return {str(name): int(count) for name, count in sizes.items()}
+
+
+def read_split_sizes(shard_dir: str | Path) -> dict[str, dict[str, int]] | None:
+    """Read ``splits.json`` (shard name -> split -> sample count); None for shard folders
+    written without one (older builds, other tools)."""
+    path = Path(shard_dir) / SPLITS_FILE
+    if not path.is_file():
+        return None
+    try:
+        splits = json.loads(path.read_text())
+        return {str(name): {str(k): int(v) for k, v in counts.items()}
+                for name, counts in splits.items()}
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        raise InputError(f"{path}: malformed split counts; rebuild the shards or delete the "
+                         "file (epochs are then counted over every split)") from None
 
 
 def list_shards(shard_dir: str | Path) -> list[Path]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 from rsvl.training.config import AugmentConfig
 
@@ -23,6 +23,7 @@ _ROTATIONS = (
     None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270
 )
 _RATIO = (3 / 4, 4 / 3)
+_LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,12 @@ class ImageTransform:
         image = image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box)
         if self.augment:
             image = _geometric(image, self.augment, rng)
-            image = _colour(image, self.augment, rng)
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        mean = torch.tensor(self.mean, dtype=torch.float32)[:, None, None]
-        std = torch.tensor(self.std, dtype=torch.float32)[:, None, None]
-        return (pixels - mean) / std
+        pixels = np.asarray(image, dtype=np.float32) * np.float32(1 / 255)
+        if self.augment:
+            pixels = _colour(pixels, self.augment, rng)
+        # Normalise in numpy (HWC broadcasting), then one CHW copy into torch.
+        normed = (pixels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(np.ascontiguousarray(normed.transpose(2, 0, 1)))
 
 
 def _crop_box(
@@ -86,18 +88,34 @@ def _geometric(image: Image.Image, cfg: AugmentConfig, rng: random.Random) -> Im
     return image
 
 
-def _colour(image: Image.Image, cfg: AugmentConfig, rng: random.Random) -> Image.Image:
+def _colour(pixels: np.ndarray, cfg: AugmentConfig, rng: random.Random) -> np.ndarray:
+    """Brightness, contrast and saturation jitter (PIL ``ImageEnhance`` semantics, in float),
+    then hue, on an HWC array in 0..1."""
     strength = cfg.color_jitter
     if strength > 0:
-        for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
-            image = enhancer(image).enhance(rng.uniform(max(0.0, 1 - strength), 1 + strength))
+        low, high = max(0.0, 1 - strength), 1 + strength
+        # Brightness blends with black, contrast with the mean grey, saturation with the grey.
+        pixels = np.clip(pixels * rng.uniform(low, high), 0, 1)
+        pixels = np.clip(_blend(pixels, _grey(pixels).mean(), rng.uniform(low, high)), 0, 1)
+        pixels = np.clip(_blend(pixels, _grey(pixels)[..., None], rng.uniform(low, high)), 0, 1)
     if cfg.hue > 0:
-        image = _shift_hue(image, rng.uniform(-cfg.hue, cfg.hue))
-    return image
+        pixels = _shift_hue(pixels, rng.uniform(-cfg.hue, cfg.hue))
+    return pixels
 
 
-def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    """ITU-R 601-2 luma, as PIL's ``convert("L")``."""
+    return pixels @ np.asarray(_LUMA, dtype=np.float32)
+
+
+def _blend(pixels: np.ndarray, degenerate: np.ndarray | float, factor: float) -> np.ndarray:
+    return degenerate + factor * (pixels - degenerate)
+
+
+def _shift_hue(pixels: np.ndarray, shift: float) -> np.ndarray:
     """Rotate the hue by ``shift`` turns (-0.5..0.5) in HSV space."""
+    image = Image.fromarray(np.round(pixels * 255).astype(np.uint8), mode="RGB")
     hsv = np.array(image.convert("HSV"), dtype=np.uint8)
     hsv[..., 0] = (hsv[..., 0].astype(np.int16) + int(round(shift * 255))) % 256
-    return Image.fromarray(hsv, mode="HSV").convert("RGB")
+    rgb = Image.fromarray(hsv, mode="HSV").convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) * (1 / 255)

@@ -49,6 +49,9 @@ class DataConfig:
         batch_size: Samples per process per micro-batch.
         workers: DataLoader worker processes per training process.
         shuffle_buffer: Samples held in the shuffle buffer of each worker.
+        cache_mb: Memory (MiB, per worker) that keeps fully read shards' undecoded samples
+            for the next passes, so a set smaller than this is read from disk once however
+            many epochs it trains for; 0 reads every pass from disk.
         captions: ``random`` (one of a record's captions per visit) or ``first``.
         split: Train only on records of this split (built shards hold every split, so the
             default keeps val/test chips out of training); empty trains on everything. A
@@ -60,6 +63,7 @@ class DataConfig:
     batch_size: int = 64
     workers: int = 0
     shuffle_buffer: int = 1000
+    cache_mb: int = 256
     captions: str = "random"
     split: str = "train"
 

@@ -44,7 +44,7 @@ import torch
 from PIL import Image
 
 from rsvl.data.mixtures import Mixture, iter_mixture
-from rsvl.data.shards import ShardSample, list_shards, read_sizes
+from rsvl.data.shards import ShardSample, list_shards, read_sizes, read_split_sizes
 from rsvl.errors import ConfigError, InputError
 from rsvl.training.augment import ImageTransform
 
@@ -72,8 +72,12 @@ class RawSample:
     split: str | None = None
 
 
-def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
+def list_units(train: str | Path, source: str = "auto", split: str = "") -> list[Unit]:
     """The reading units of a shard folder or Parquet file, validated up front.
+
+    With ``split`` and a shard folder that counts its splits (``splits.json``), each unit's size
+    counts only that split's samples and shards holding none are left out; otherwise sizes
+    count every sample.
 
     Raises:
         InputError: The folder/file is missing, or a shard listed in ``sizes.json`` is missing.
@@ -95,7 +99,19 @@ def list_units(train: str | Path, source: str = "auto") -> list[Unit]:
     if not path.is_dir():
         raise InputError(f"shard folder not found: {path} (data.train)")
     sizes = read_sizes(path)
-    return [Unit(shard, None, sizes[shard.name]) for shard in list_shards(path)]
+    units = [Unit(shard, None, sizes[shard.name]) for shard in list_shards(path)]
+    splits = read_split_sizes(path) if split else None
+    if splits is None:
+        return units
+    # A shard missing from splits.json (written by another tool) counts whole.
+    wanted = [Unit(u.path, None, splits[u.path.name].get(split, 0))
+              if u.path.name in splits else u for u in units]
+    kept = [u for u in wanted if u.size > 0]
+    if not kept:
+        found = sorted({name for counts in splits.values() for name in counts})
+        raise InputError(f"{path} holds no {split!r}-split samples (it has {found}); set "
+                         "data.split to one of those, or to '' to train on every split")
+    return kept
 
 
 def is_mixture(train: str | Path, source: str = "auto") -> bool:
@@ -210,6 +226,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         caption_mode: ``random`` or ``first``.
         split: Keep only records of this split (shards hold every split); empty keeps all.
             Records without a split are kept.
+        cache_bytes: Memory for keeping fully read units between passes (see
+            :class:`UnitCache`).
     """
 
     def __init__(
@@ -226,6 +244,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         shuffle_buffer: int = 1000,
         caption_mode: str = "random",
         split: str = "train",
+        cache_bytes: int = 0,
     ) -> None:
         super().__init__()
         self.units = units
@@ -233,13 +252,14 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.world_size = world_size
         self.batch_size = batch_size
         self.transform = transform
-        self.tokenizer = tokenizer
         self.seed = seed
         self.epoch_batches = max(1, epoch_batches)
         self.start_batch = start_batch
         self.shuffle_buffer = max(1, shuffle_buffer)
         self.caption_mode = caption_mode
         self.split = split
+        self.cache = UnitCache(cache_bytes)
+        self.tokenizer = tokenizer
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
@@ -326,7 +346,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             random.Random(f"{self.seed}:{epoch}:{owner}:{pass_index}").shuffle(mine)
             share = (
                 sample
-                for position, sample in enumerate(s for unit in mine for s in read_unit(unit))
+                for position, sample in enumerate(s for unit in mine for s in self.cache.read(unit))
                 if (whole_units or position % slots == slot) and self._wanted(sample)
             )
             rng = random.Random(f"{self.seed}:{epoch}:{slot}:{pass_index}:buffer")
@@ -345,6 +365,60 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
 
     def _wanted(self, sample: RawSample) -> bool:
         return not self.split or sample.split is None or sample.split == self.split
+
+
+class UnitCache:
+    """Keeps the undecoded samples of fully read units in memory, up to ``max_bytes``.
+
+    Small sets (a demo region, a fine-tuning set) train for many passes; reading them from
+    memory after the first pass skips the tar parsing that otherwise costs more than the
+    JPEG decode. Replay yields exactly what the first read did, so data order is unchanged.
+    Each DataLoader worker holds its own cache.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.units: dict[Unit, list[RawSample]] = {}
+
+    def read(self, unit: Unit) -> Iterator[RawSample]:
+        """The unit's samples: from memory when cached, else from disk (caching them once
+        the unit was read to its end and fits in what is left)."""
+        if unit in self.units:
+            yield from self.units[unit]
+            return
+        kept: list[RawSample] | None = [] if self.used < self.max_bytes else None
+        size = 0
+        for sample in read_unit(unit):
+            yield sample
+            if kept is not None:
+                size += len(sample.image or b"") + sum(len(c) for c in sample.captions or [])
+                kept.append(sample)
+                if self.used + size > self.max_bytes:
+                    kept = None
+        if kept is not None:
+            self.units[unit] = kept
+            self.used += size
+
+
+class CaptionTokens:
+    """A tokenizer that remembers each caption's tokens: captions repeat every epoch, and
+    tokenising one costs about as much as decoding its image. Batches are identical to
+    ``tokenizer(texts)`` (every caption is padded to the context length on its own)."""
+
+    MAX_CAPTIONS = 200_000
+
+    def __init__(self, tokenizer: Callable[[list[str]], torch.Tensor]) -> None:
+        self.tokenizer = tokenizer
+        self.known: dict[str, torch.Tensor] = {}
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        new = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if new:
+            if len(self.known) + len(new) > self.MAX_CAPTIONS:
+                self.known.clear()
+            self.known.update(zip(new, self.tokenizer(new), strict=True))
+        return torch.stack([self.known[t] for t in texts])
 
 
 def _shuffled(items: Iterator[RawSample], size: int, rng: random.Random) -> Iterator[RawSample]:

@@ -16,6 +16,7 @@ counted K times (open_clip counts it K times).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -26,6 +27,10 @@ from open_clip.loss import ClipLoss
 
 def make_loss(rank: int, world_size: int, local_loss: bool) -> ClipLoss:
     """The symmetric InfoNCE loss, gathering features with gradients across ranks."""
+    # open_clip gathers with torch.distributed.nn.all_gather, which torch 2.13 deprecates with a
+    # FutureWarning from every rank; the gather is correct (tested), so the warning is noise.
+    warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather",
+                            category=FutureWarning)
     return ClipLoss(
         local_loss=local_loss, gather_with_grad=True, cache_labels=True,
         rank=rank, world_size=world_size,

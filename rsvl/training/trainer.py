@@ -39,6 +39,7 @@ from rsvl.models.loading import weights_sha256
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import TrainConfig
 from rsvl.training.data import (
+    CaptionTokens,
     ContrastiveStream,
     MixtureStream,
     is_mixture,
@@ -128,7 +129,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     data = config.data
     mixture = load_mixture(data.train) if is_mixture(data.train, data.source) else None
-    units = mixture_units(mixture) if mixture else list_units(data.train, data.source)
+    units = mixture_units(mixture) if mixture else list_units(data.train, data.source, data.split)
     world = accelerator.num_processes
     accum = config.optim.accum_steps
     global_batch = config.data.batch_size * world * accum
@@ -159,9 +160,10 @@ def train(config: TrainConfig) -> TrainResult:
 
     stream_options: dict[str, Any] = dict(
         rank=accelerator.process_index, world_size=world, batch_size=data.batch_size,
-        transform=train_transform, tokenizer=loaded.tokenizer, seed=run.seed,
+        transform=train_transform, tokenizer=CaptionTokens(loaded.tokenizer), seed=run.seed,
         epoch_batches=epoch_steps * accum, start_batch=step * accum,
         shuffle_buffer=data.shuffle_buffer, caption_mode=data.captions, split=data.split,
+        cache_bytes=data.cache_mb << 20,
     )
     stream = (MixtureStream(mixture, **stream_options) if mixture
               else ContrastiveStream(units, **stream_options))

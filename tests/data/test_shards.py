@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -16,6 +17,7 @@ from rsvl.data.shards import (
     iter_shard,
     list_shards,
     read_sizes,
+    read_split_sizes,
     shard_name,
 )
 from rsvl.errors import InputError
@@ -51,6 +53,19 @@ def test_round_trip_and_sizes(tmp_path):
     assert Record.from_dict(samples[3].record) == record(3)
 
 
+def test_split_counts_per_shard(tmp_path):
+    with ShardWriter(tmp_path, max_samples=3) as writer:
+        for index, split in enumerate(["train", "test", "train", "val", "val"]):
+            writer.write(dataclasses.replace(record(index), split=split), jpeg(index))
+    assert read_split_sizes(tmp_path) == {"00000.tar": {"test": 1, "train": 2},
+                                          "00001.tar": {"val": 2}}
+    (tmp_path / "splits.json").unlink()
+    assert read_split_sizes(tmp_path) is None  # folders written before split counts
+    (tmp_path / "splits.json").write_text('{"00000.tar": 3}')
+    with pytest.raises(InputError, match="splits.json: malformed split counts"):
+        read_split_sizes(tmp_path)
+
+
 def test_brace_pattern_and_names(tmp_path):
     assert shard_name(12) == "00012.tar"
     assert brace_pattern(tmp_path, 3) == f"{tmp_path}/{{00000..00002}}.tar"
@@ -72,7 +87,7 @@ def test_exception_inside_writer_leaves_only_complete_shards(tmp_path):
             for index in range(3):
                 writer.write(record(index), jpeg(index))
             raise RuntimeError("stop")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.tar", "sizes.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.tar", "sizes.json", "splits.json"]
     assert json.loads((tmp_path / "sizes.json").read_text()) == {"00000.tar": 2}
     assert len(list(iter_shard(tmp_path / "00000.tar"))) == 2
 

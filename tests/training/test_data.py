@@ -15,7 +15,15 @@ from rsvl.data.shards import iter_shard
 from rsvl.errors import InputError
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import AugmentConfig
-from rsvl.training.data import ContrastiveStream, Unit, list_units, owned_batches
+from rsvl.training.data import (
+    CaptionTokens,
+    ContrastiveStream,
+    Unit,
+    UnitCache,
+    list_units,
+    owned_batches,
+    read_unit,
+)
 
 TRANSFORM = ImageTransform(16, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), AugmentConfig())
 
@@ -58,6 +66,56 @@ def test_resume_skips_to_the_same_batches(colour_shards: Callable[..., Path]) ->
         assert torch.equal(expected["image"], got["image"])
 
 
+def test_cached_passes_give_the_batches_read_from_disk(
+    colour_shards: Callable[..., Path]
+) -> None:
+    units = list_units(colour_shards(samples=32, per_shard=16))
+    # 12 batches of 8 over 32 samples: three passes, the last two from memory.
+    from_disk = _batches(units, count=12, epoch_batches=12)
+    cached = _batches(units, count=12, epoch_batches=12, cache_bytes=1 << 20)
+    for expected, got in zip(from_disk, cached, strict=True):
+        assert expected["keys"] == got["keys"] and expected["text"] == got["text"]
+        assert torch.equal(expected["image"], got["image"])
+
+
+def test_unit_cache_keeps_whole_units_within_its_budget(
+    colour_shards: Callable[..., Path]
+) -> None:
+    first, second = list_units(colour_shards(samples=32, per_shard=16))
+    unit_bytes = sum(len(s.image or b"") + sum(map(len, s.captions or []))
+                     for s in read_unit(first))
+    cache = UnitCache(max_bytes=unit_bytes + 10)
+    assert [s.key for s in cache.read(first)] == [s.key for s in read_unit(first)]
+    assert list(cache.units) == [first] and cache.used == unit_bytes
+    list(cache.read(second))  # does not fit: read from disk, not kept
+    partial = cache.read(first)
+    next(partial)
+    assert list(cache.units) == [first]
+    first.path.unlink()  # a cached unit no longer touches its file
+    assert len(list(cache.read(first))) == first.size
+    abandoned = UnitCache(max_bytes=1 << 20)
+    next(abandoned.read(second))  # a read stopped half-way caches nothing
+    assert not abandoned.units
+
+
+def test_caption_tokens_match_the_tokenizer_and_remember() -> None:
+    import open_clip
+
+    tokenizer = open_clip.get_tokenizer("RN50")
+    calls: list[list[str]] = []
+
+    def counting(texts: list[str]) -> torch.Tensor:
+        calls.append(texts)
+        return tokenizer(texts)
+
+    cached = CaptionTokens(counting)
+    texts = ["a satellite image of farmland", "an aerial view of a golf course",
+             "a satellite image of farmland"]
+    assert torch.equal(cached(texts), tokenizer(texts))
+    assert torch.equal(cached(texts[::-1]), tokenizer(texts[::-1]))
+    assert calls == [texts[:2]]  # each distinct caption tokenised once
+
+
 def test_caption_modes(colour_shards: Callable[..., Path]) -> None:
     units = list_units(colour_shards(samples=32, per_shard=32))
     first = [c for b in _batches(units, caption_mode="first") for c in b["text"]]
@@ -72,6 +130,16 @@ def test_only_the_train_split_is_read(colour_shards: Callable[..., Path]) -> Non
     assert len(keys) == 24 and not {f"chip{i:04d}" for i in range(0, 32, 4)} & keys
     everything = set(_keys(_batches(units, count=4, split="")))
     assert len(everything) == 32
+
+
+def test_units_count_only_the_training_split(colour_shards: Callable[..., Path]) -> None:
+    shard_dir = colour_shards(samples=32, per_shard=8, test_every=4)
+    assert [u.size for u in list_units(shard_dir, split="train")] == [6, 6, 6, 6]
+    assert [u.size for u in list_units(shard_dir)] == [8, 8, 8, 8]
+    with pytest.raises(InputError, match="holds no 'val'-split samples .*'test', 'train'"):
+        list_units(shard_dir, split="val")
+    (shard_dir / "splits.json").unlink()  # older folders: every sample counts
+    assert [u.size for u in list_units(shard_dir, split="train")] == [8, 8, 8, 8]
 
 
 def test_corrupt_samples_are_skipped_and_counted(colour_shards: Callable[..., Path]) -> None:
