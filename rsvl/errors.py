@@ -21,3 +21,14 @@ class ConfigError(RsvlError):
 
 class NotBuiltYet(RsvlError):
     """A subcommand whose feature has not been built yet."""
+
+
+class TransientError(RsvlError):
+    """A failure that may pass when retried (a server down or rate-limiting for a while).
+
+    Schedulers retry these; they fail at once on the other, deterministic, errors.
+    """
+
+
+class RemoteReadError(TransientError):
+    """Reading remote imagery (a tile server, an object store) failed after its retries."""

@@ -9,13 +9,17 @@ A scheduler is named by a spec string, as given to ``--scheduler``:
 Partitions are submitted as futures of the same module-level function the process pool runs.
 A partition whose worker dies is rescheduled by Dask on another worker (up to
 ``distributed.scheduler.allowed-failures`` times); one that raises is retried ``retries``
-times, then its error reaches the caller. Each partition writes its result atomically, so
-finished partitions survive a failed client and a rerun skips them.
+times, then its error reaches the caller, except a user error (:class:`rsvl.errors.InputError`,
+:class:`rsvl.errors.ConfigError`: a bad input fails the same way every time), which reaches it
+at once. Transient errors (:class:`rsvl.errors.RemoteReadError`, ``OSError``) are retried.
+Each partition writes its result atomically, so finished partitions survive a failed client
+and a rerun skips them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
-from rsvl.errors import ConfigError
+from rsvl.errors import ConfigError, RsvlError, TransientError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -100,6 +104,22 @@ def dask_client(spec: str) -> Iterator[Client]:
             cluster.close()
 
 
+def _attempt(work: Callable[[TaskT], None], task: TaskT) -> RsvlError | None:
+    """Run one task on a worker; return a user error instead of raising it.
+
+    Dask retries every task that raises and offers no per-exception choice, so deterministic
+    user errors travel back as the task's result (skipping the retries) and the client raises
+    them; transient and unexpected errors still raise, and Dask retries them.
+    """
+    try:
+        work(task)
+    except TransientError:
+        raise
+    except RsvlError as error:
+        return error
+    return None
+
+
 def run_on_dask(pending: Sequence[TaskT], work: Callable[[TaskT], None], spec: str,
                 bar: tqdm | None = None, retries: int = DEFAULT_RETRIES,
                 names: Sequence[str] | None = None) -> None:
@@ -110,7 +130,8 @@ def run_on_dask(pending: Sequence[TaskT], work: Callable[[TaskT], None], spec: s
         work: A module-level function importable on the workers.
         spec: Scheduler spec (see the module docstring).
         bar: Progress bar advanced as futures complete.
-        retries: Extra attempts for a task that raises.
+        retries: Extra attempts for a task that raises, unless it raised a user error
+            (an :class:`rsvl.errors.RsvlError` that is not a ``TransientError``).
         names: Readable names of the tasks (shown in the Dask dashboard).
 
     Raises:
@@ -124,11 +145,14 @@ def run_on_dask(pending: Sequence[TaskT], work: Callable[[TaskT], None], spec: s
     run = uuid.uuid4().hex[:8]  # unique keys: a rerun on the same cluster never reuses results
     labels = names if names is not None else [str(i) for i in range(len(pending))]
     with dask_client(spec) as client:
-        futures = client.map(work, list(pending), key=[f"{label}-{run}" for label in labels],
-                             retries=retries, pure=False)
+        futures = client.map(functools.partial(_attempt, work), list(pending),
+                             key=[f"{label}-{run}" for label in labels], retries=retries,
+                             pure=False)
         try:
             for future in as_completed(futures):
-                future.result()  # the worker's exception, with its message, raised here
+                user_error = future.result()  # a worker's exception, with its message, raised
+                if user_error is not None:
+                    raise user_error
                 if bar is not None:
                     bar.update()
         except BaseException:

@@ -30,7 +30,7 @@ from rsvl.build.partition_features import (
 )
 from rsvl.build.partitions import read_result, run_partitions, write_result
 from rsvl.cli import main
-from rsvl.errors import ConfigError
+from rsvl.errors import ConfigError, InputError, RemoteReadError
 from rsvl.imagery import open_imagery
 
 # Workers cannot import this test module: send its functions by value.
@@ -100,6 +100,25 @@ def test_dask_runs_skip_complete_results_and_report_errors(cluster: str, tmp_pat
     with pytest.raises(ValueError, match="negative value -2"):
         run_partitions(bad, _square, scheduler=cluster)
     assert not (tmp_path / "bad.jsonl").exists()
+
+
+def _fail_counted(task: tuple[Path, type[Exception]]) -> None:
+    """Append one line to the task's log per attempt, then fail with the task's error."""
+    log, error = task
+    with log.open("a") as handle:
+        handle.write("attempt\n")
+    raise error(f"failed in {log.name}")
+
+
+def test_user_errors_are_not_retried_transient_ones_are(cluster: str, tmp_path: Path) -> None:
+    retried = 1 + scheduler.DEFAULT_RETRIES
+    for error, attempts in ((InputError, 1), (ConfigError, 1), (RemoteReadError, retried),
+                            (OSError, retried)):
+        log = tmp_path / f"{error.__name__}.log"
+        with pytest.raises(error, match=f"failed in {log.name}"):
+            run_partitions({tmp_path / "out.jsonl": (log, error)}, _fail_counted,
+                           scheduler=cluster)
+        assert log.read_text().count("attempt") == attempts
 
 
 def test_dask_build_has_the_pool_build_bytes(cluster: str, tiny_scene: tuple[Path, Path],
