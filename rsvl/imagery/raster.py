@@ -1,11 +1,24 @@
-"""GeoTIFF / COG / VRT (anything GDAL opens) read as windowed, overview-aware RGB chips."""
+"""GeoTIFF / COG / VRT (anything GDAL opens) read as windowed, overview-aware RGB chips.
+
+Remote sources (``/vsicurl/``, ``/vsis3/``, ``/vsigs/``, ``/vsiaz/`` paths, ``http(s)://`` and
+``s3://`` URLs) are read with retries at two levels: GDAL retries each HTTP request on 429 and
+5xx (``GDAL_HTTP_MAX_RETRY``, ``GDAL_HTTP_RETRY_DELAY``), and an open or a window read that
+still fails (GDAL does not retry dropped connections, and its final messages rarely say why) is
+retried with backoff (:mod:`rsvl.imagery.remote`) before it raises
+:class:`rsvl.errors.RemoteReadError`. A missing object or denied access fails at once with an
+:class:`rsvl.errors.InputError`. Variables already set in the environment win over these
+defaults.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Sequence
+import os
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rasterio
@@ -18,6 +31,14 @@ from rsvl.errors import InputError
 from rsvl.imagery.base import Imagery
 from rsvl.imagery.chip import Bounds, Chip
 from rsvl.imagery.geo import crs_string, ground_sample_distance
+from rsvl.imagery.remote import (
+    MISSING_STATUS,
+    TRANSIENT_STATUS,
+    USER_AGENT,
+    Retryable,
+    RetryPolicy,
+    with_retries,
+)
 from rsvl.imagery.stretch import (
     DEFAULT_PERCENTILES,
     apply_rule,
@@ -26,18 +47,105 @@ from rsvl.imagery.stretch import (
     rule_for_bands,
 )
 
+T = TypeVar("T")
+
 # Longest side of the decimated read that percentile stretches are computed from.
 _STRETCH_SAMPLE_SIZE = 1024
+# GDAL dataset names read over the network (nested ones such as /vsizip//vsicurl/ included).
+_REMOTE = re.compile(r"^(https?|s3|gs|az)://|^(/vsi\w+/\{?)*/vsi(curl|s3|gs|az|adls|oss|swift|"
+                     r"webhdfs)(_streaming)?/")
+# "HTTP response code: 404" (final errors), "HTTP error code: 503 - URL" (GDAL's warnings).
+_HTTP_STATUS = re.compile(r"HTTP (?:response |error )?code *: *(\d{3})")
+_RASTERIO_LOG = logging.getLogger("rasterio")
+# GDAL's words for an object that is not there, and for missing or refused credentials.
+_MISSING_WORDS = ("does not exist in the file system", "No such file or directory")
+_DENIED_WORDS = ("credentials", "configuration options not defined", "Access Denied",
+                 "AccessDenied", "Forbidden")
+_NOT_RASTER_WORDS = ("not recognized as", "not a supported file format")
 
 
-def _open_dataset(source: str) -> Any:
-    try:
-        dataset = rasterio.open(source)
-    except RasterioError as exc:
-        missing = "://" not in source and not source.startswith("/vsi") and not Path(
-            source).exists()
-        reason = "does not exist" if missing else f"cannot be opened as a raster ({exc})"
-        raise InputError(f"{source}: {reason}") from None
+def is_remote(source: str) -> bool:
+    """Whether GDAL reads ``source`` over the network (``/vsicurl/``, ``/vsis3/``, URLs)."""
+    return _REMOTE.search(source) is not None
+
+
+def _gdal_reason(exc: RasterioError) -> str:
+    # rasterio chains GDAL's own message ("TIFFReadEncodedTile() failed") as the cause.
+    return str(exc.__cause__ or exc).strip().splitlines()[0]
+
+
+def _gdal_network_options(policy: RetryPolicy) -> dict[str, str]:
+    """GDAL config for remote reads; variables already in the environment win."""
+    options = {
+        "GDAL_HTTP_MAX_RETRY": str(policy.retries),
+        "GDAL_HTTP_RETRY_DELAY": str(policy.backoff_s),
+        "GDAL_HTTP_USERAGENT": USER_AGENT,
+        # Opening a URL would otherwise list its "folder" looking for sidecar files: one or
+        # more extra requests per open, and a slow listing on big buckets.
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    }
+    return {key: value for key, value in options.items() if key not in os.environ}
+
+
+class _HttpStatuses(logging.Handler):
+    """The HTTP statuses GDAL reports while a call runs (rasterio logs them as warnings).
+
+    GDAL's final error often hides them ("Cannot read 228813 bytes", "not recognized as a
+    supported file format" after a 503), so the retry decision reads them from the log.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.codes: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = _HTTP_STATUS.search(record.getMessage())
+        if found:
+            self.codes.append(int(found[1]))
+
+
+def _remote_call(call: Callable[[], T], source: str, policy: RetryPolicy, what: str) -> T:
+    """Run a GDAL open or read of a remote ``source`` with retries (module docstring)."""
+
+    def attempt() -> T:
+        statuses = _HttpStatuses()
+        _RASTERIO_LOG.addHandler(statuses)
+        try:
+            with rasterio.Env(**_gdal_network_options(policy)):
+                return call()
+        except RasterioError as exc:
+            reason = _gdal_reason(exc)
+        finally:
+            _RASTERIO_LOG.removeHandler(statuses)
+        status = _HTTP_STATUS.search(reason)
+        code = int(status[1]) if status else None
+        transient = [c for c in statuses.codes if c in TRANSIENT_STATUS]
+        if transient:
+            raise Retryable(f"HTTP {transient[-1]}")
+        if code in MISSING_STATUS or any(word in reason for word in _MISSING_WORDS):
+            raise InputError(f"{source} does not exist (HTTP {code or 404}); check the URL or "
+                             "the object's key")
+        if code in (401, 403) or any(word in reason for word in _DENIED_WORDS):
+            raise InputError(f"{source}: access denied ({reason}); set the credentials GDAL "
+                             "reads (AWS_*, GS_*, AZURE_* variables) or make the object public")
+        if any(word in reason for word in _NOT_RASTER_WORDS):
+            raise InputError(f"{source}: cannot be opened as a raster ({reason})")
+        raise Retryable(f"GDAL: {reason}")
+
+    return with_retries(attempt, policy, f"{what} {source}")
+
+
+def _open_dataset(source: str, policy: RetryPolicy | None) -> Any:
+    if policy is not None:
+        dataset = _remote_call(lambda: rasterio.open(source), source, policy, "opening")
+    else:
+        try:
+            dataset = rasterio.open(source)
+        except RasterioError as exc:
+            missing = "://" not in source and not source.startswith("/vsi") and not Path(
+                source).exists()
+            reason = "does not exist" if missing else f"cannot be opened as a raster ({exc})"
+            raise InputError(f"{source}: {reason}") from None
     if dataset.crs is None:
         dataset.close()
         raise InputError(f"{source} has no CRS; assign one with gdal_edit.py -a_srs EPSG:XXXX "
@@ -62,12 +170,19 @@ class RasterImagery(Imagery):
             whole dataset, used only for data that is not 8-bit) or a fixed ``(min, max)``
             range applied to every band whatever its type.
         percentiles: Low and high percentiles for the ``percentile`` stretch.
+        retries: For remote sources: retries of each HTTP request (by GDAL), and of an open
+            or read that still fails.
+        backoff_s: For remote sources: delay before the first retry (doubles after each).
     """
 
     def __init__(self, source: str | Path, licence: str = "unknown",
                  stretch: str | Sequence[float] = "percentile",
-                 percentiles: Sequence[float] = DEFAULT_PERCENTILES) -> None:
+                 percentiles: Sequence[float] = DEFAULT_PERCENTILES, retries: int = 4,
+                 backoff_s: float = 0.5) -> None:
         super().__init__(source, licence)
+        # Local files take the direct path: no retry wrapper, no GDAL environment per read.
+        self._policy = (RetryPolicy(retries=int(retries), backoff_s=float(backoff_s))
+                        if is_remote(self.source) else None)
         dataset = self._dataset()
         self.crs = crs_string(dataset.crs)
         self.bounds = tuple(float(v) for v in dataset.bounds)  # type: ignore[assignment]
@@ -85,7 +200,7 @@ class RasterImagery(Imagery):
 
     def _dataset(self) -> Any:
         if self._handle is None:
-            self._handle = _open_dataset(self.source)
+            self._handle = _open_dataset(self.source, self._policy)
         return self._handle
 
     def _stretch_rule(self, stretch: str | Sequence[float],
@@ -108,11 +223,12 @@ class RasterImagery(Imagery):
 
     def _guarded(self, method: Any, **kwargs: Any) -> np.ndarray:
         """Call a rasterio read method, turning GDAL read failures into one-line errors."""
+        if self._policy is not None:
+            return _remote_call(lambda: method(**kwargs), self.source, self._policy, "reading")
         try:
             return method(**kwargs)
         except RasterioError as exc:
-            # rasterio chains GDAL's own message ("TIFFReadEncodedTile() failed") as the cause.
-            reason = str(exc.__cause__ or exc).strip().splitlines()[0]
+            reason = _gdal_reason(exc)
             raise InputError(f"{self.source}: cannot read pixels ({reason}); the file may be "
                              "truncated or corrupt: re-download or re-export it") from None
 

@@ -1,8 +1,9 @@
 """Which reader opens which source: a registry filled from ``readers.json``.
 
-A folder goes to the reader marked ``"folder": true`` (tile pyramids); a file goes by its
-suffix; anything else (other GDAL formats, ``/vsicurl/`` and other GDAL paths) goes to the
-``fallback`` reader, rasterio, which opens whatever GDAL can.
+A tile URL template (``https://host/{z}/{x}/{y}.png``) goes to the reader marked
+``"url_template": true`` (tile servers); a folder goes to the reader marked ``"folder": true``
+(tile pyramids); a file goes by its suffix; anything else (other GDAL formats, ``/vsicurl/``
+and other GDAL paths) goes to the ``fallback`` reader, rasterio, which opens whatever GDAL can.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ READERS: dict[str, str] = {name: spec["class"] for name, spec in _SPEC["readers"
 SUFFIXES: dict[str, str] = {suffix: name for name, spec in _SPEC["readers"].items()
                             for suffix in spec["suffixes"]}
 FOLDER_READER: str = next(name for name, spec in _SPEC["readers"].items() if spec["folder"])
+TEMPLATE_READER: str = next(name for name, spec in _SPEC["readers"].items()
+                            if spec.get("url_template"))
 FALLBACK_READER: str = _SPEC["fallback"]
 
 
@@ -42,21 +45,33 @@ def get_reader(name: str) -> type[Imagery]:
     return reader
 
 
+def is_tile_url(source: str | Path) -> bool:
+    """Whether ``source`` is a tile URL template (``https://host/{z}/{x}/{y}.png``)."""
+    text = str(source)
+    return ("://" in text and "{z}" in text and "{x}" in text
+            and ("{y}" in text or "{-y}" in text))
+
+
 def reader_for(source: str | Path) -> str:
-    """Name of the reader that opens ``source`` (by folder shape, then suffix)."""
+    """Name of the reader that opens ``source`` (URL template, folder shape, then suffix)."""
+    if is_tile_url(source):
+        return TEMPLATE_READER
     if Path(source).is_dir():
         return FOLDER_READER
     return SUFFIXES.get(Path(str(source)).suffix.lower(), FALLBACK_READER)
 
 
 def open_imagery(source: str | Path, reader: str | None = None, **options: Any) -> Imagery:
-    """Open a raster file, a tile folder or an MBTiles file as :class:`Imagery`.
+    """Open a raster, a tile folder, an MBTiles file or a tile server as :class:`Imagery`.
 
     Args:
-        source: Path or GDAL dataset name (``/vsicurl/https://...``).
+        source: Path, GDAL dataset name (``/vsicurl/https://...``, ``/vsis3/bucket/key``) or
+            tile URL template (``https://host/{z}/{x}/{y}.png``).
         reader: Force a reader by name (see :func:`list_readers`); default by source shape.
-        **options: Reader options: ``licence`` for all; ``scheme`` for tile folders;
-            ``stretch`` and ``percentiles`` for rasters.
+        **options: Reader options: ``licence`` for all; ``scheme`` for tile folders and
+            servers; ``stretch``, ``percentiles`` and ``retries`` for rasters; ``max_zoom``,
+            ``min_zoom``, ``bounds``, ``missing``, ``cache``, ``retries``... for tile servers
+            (see :class:`rsvl.imagery.tile_server.TileServerImagery`).
 
     Returns:
         The opened imagery (use it as a context manager to close it).

@@ -69,22 +69,25 @@ class TilePyramid(Imagery):
         """Encoded tile at XYZ address ``zoom/x/y``, or ``None`` when the store lacks it."""
 
     def _describe(self, x_range: tuple[int, int], y_range: tuple[int, int],
-                  sample: tuple[int, int, int]) -> None:
+                  sample: tuple[int, int, int], data: bytes | None = None) -> None:
         """Set crs, bounds, gsd_m, tile_size and band_count from the finest zoom's tiles.
 
         Args:
             x_range: Smallest and largest tile column at the finest zoom.
             y_range: Smallest and largest XYZ tile row at the finest zoom.
             sample: XYZ address of one existing tile, decoded to learn size and bands.
+            data: The sample's bytes when the caller has them already (a fetched tile).
         """
         zoom = self.zooms[-1]
-        tile = self._decode(self._tile_bytes(*sample), sample)
+        tile = self._decode(data if data is not None else self._tile_bytes(*sample), sample)
         if tile.width != tile.height:
             raise InputError(f"{self.source}: tile {sample} is {tile.width}x{tile.height}; "
                              "tile pyramids must have square tiles")
         self.tile_size = tile.width
         # Tiles are read as RGBA whatever their mode; band 4 (alpha) only counts when present.
         self.band_count = 4 if "A" in tile.getbands() or "transparency" in tile.info else 3
+        # Keep the decoded sample: the first chip often needs it (a remote tile is fetched once).
+        self.__dict__.setdefault("_tiles", OrderedDict())[sample] = self._to_rgba(tile, sample)
         self.crs = WEB_MERCATOR
         minx, _, _, maxy = tile_bounds(zoom, x_range[0], y_range[0])
         _, miny, maxx, _ = tile_bounds(zoom, x_range[1], y_range[1])

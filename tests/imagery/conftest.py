@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib.util
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +54,36 @@ def gradient() -> np.ndarray:
     """A 3 x 128 x 128 uint8 image where every pixel differs from its neighbours."""
     rows, cols = np.mgrid[0:128, 0:128]
     return np.stack([rows * 2, cols * 2, (rows + cols) % 256]).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A 300 m synthetic region: a COG orthophoto and its XYZ pyramid (zooms 16-17), ~1 s."""
+    from rsvl.synth import generate_region
+
+    return generate_region(tmp_path_factory.mktemp("region"), seed=0, size_m=300.0, tiles=True)
+
+
+@pytest.fixture(scope="session")
+def region_server(region: Any) -> Iterator[Any]:
+    """A loopback HTTP server (tests/imagery/loopback.py) of the region's folder."""
+    loopback = _load_loopback()
+    with loopback.serve(region.out_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def server(region_server: Any) -> Iterator[Any]:
+    """The region's server with no failures injected and fresh GET counts."""
+    region_server.configure(fail_first=0, fail_status=503, retry_after=None, hidden=[])
+    yield region_server
+
+
+def _load_loopback() -> Any:
+    # Test folders are not packages: load the helper module by path (tests/build uses it too).
+    spec = importlib.util.spec_from_file_location("loopback", Path(__file__).with_name(
+        "loopback.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

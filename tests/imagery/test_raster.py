@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import pickle
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +14,9 @@ import rasterio
 from rasterio.enums import ColorInterp, Resampling
 from rasterio.windows import Window
 
-from rsvl.errors import InputError
+from rsvl.errors import InputError, RemoteReadError
 from rsvl.imagery import open_imagery
-from rsvl.imagery.raster import RasterImagery
+from rsvl.imagery.raster import RasterImagery, is_remote
 
 
 def test_cog_metadata_and_native_window_matches_rasterio(shared_data: Path) -> None:
@@ -178,3 +180,54 @@ def test_rotated_raster_is_read_north_up(make_geotiff, gradient) -> None:
     # The turned square fills 1 / (cos 30 + sin 30)^2 = 54 % of its north-up box.
     assert chip.valid_fraction == pytest.approx(0.536, abs=0.05)
     assert not chip.valid[0, 0] and chip.valid[32, 32]
+
+
+def _cog_chips(imagery: RasterImagery) -> list[Any]:
+    """A native-resolution chip, a downsampled whole-image chip, one across the east edge."""
+    minx, miny, maxx, maxy = imagery.bounds
+    return [imagery.read((minx + 20, miny + 30, minx + 244, miny + 254), 224),
+            imagery.read(imagery.bounds, 64),
+            imagery.read((maxx - 50, miny + 50, maxx + 50, miny + 150), 100)]
+
+
+def test_cog_over_flaky_http_matches_the_local_file(region: Any, server: Any) -> None:
+    local = open_imagery(region.orthophoto_path)
+    expected = _cog_chips(local)  # type: ignore[arg-type]
+    assert expected[2].valid[:, :40].all() and not expected[2].valid[:, 60:].any()
+    server.configure(fail_first=2)  # every range request: 503, 503, then the bytes
+    # A query string per test: GDAL caches what it learnt about a URL for the whole process.
+    for source in (f"/vsicurl/{server.url}/orthophoto.tif?t=flaky",
+                   f"{server.url}/orthophoto.tif?t=flaky-url"):
+        remote = open_imagery(source, backoff_s=0.001)
+        assert isinstance(remote, RasterImagery)
+        assert (remote.crs, remote.bounds, remote.gsd_m) == (local.crs, local.bounds,
+                                                              local.gsd_m)
+        for got, want in zip(_cog_chips(remote), expected, strict=True):
+            assert np.array_equal(got.rgb, want.rgb) and np.array_equal(got.valid, want.valid)
+        remote = pickle.loads(pickle.dumps(remote))  # to a worker: reopens over HTTP
+        assert np.array_equal(_cog_chips(remote)[0].rgb, expected[0].rgb)
+    assert server.gets()["/orthophoto.tif"] > 3
+
+
+def test_missing_and_dead_remote_rasters(server: Any) -> None:
+    for source in (f"/vsicurl/{server.url}/no/such.tif", f"{server.url}/no/such.tif"):
+        with pytest.raises(InputError, match=r"such\.tif does not exist \(HTTP 404\)") as error:
+            open_imagery(source, backoff_s=0.001)
+        assert "\n" not in str(error.value)
+    assert server.gets()["/no/such.tif"] <= 2  # a 404 is not retried
+    server.configure(fail_first=10_000)
+    started = time.perf_counter()
+    with pytest.raises(RemoteReadError, match=r"opening /vsicurl/http://127\.0\.0\.1:\d+/"
+                       r"orthophoto\.tif\?t=dead failed 3 times \(last: HTTP 503\)") as failed:
+        open_imagery(f"/vsicurl/{server.url}/orthophoto.tif?t=dead", retries=2,
+                     backoff_s=0.001)
+    assert "\n" not in str(failed.value) and time.perf_counter() - started < 10
+
+
+def test_remote_sources_are_told_from_local_ones() -> None:
+    for source in ("/vsicurl/https://h/a.tif", "/vsis3/bucket/a.tif", "/vsigs/b/a.tif",
+                   "/vsiaz/c/a.tif", "https://h/a.tif", "s3://bucket/a.tif",
+                   "/vsizip//vsicurl/https://h/a.zip/a.tif"):
+        assert is_remote(source), source
+    for source in ("ortho.tif", "/data/vsicurl/a.tif", "/vsimem/a.tif", "/vsizip/a.zip/a.tif"):
+        assert not is_remote(source), source

@@ -13,13 +13,18 @@ from rsvl.imagery.tile_folder import TileFolderImagery
 
 
 def test_readers_and_dispatch(tmp_path: Path) -> None:
-    assert list_readers() == ["mbtiles", "raster", "tile_folder"]
+    assert list_readers() == ["mbtiles", "raster", "tile_folder", "tile_server"]
     assert get_reader("raster") is RasterImagery
     assert get_reader("tile_folder") is TileFolderImagery
     assert reader_for(tmp_path) == "tile_folder"
     assert reader_for("ortho.TIF") == "raster" and reader_for("mosaic.vrt") == "raster"
     assert reader_for("z17.mbtiles") == "mbtiles"
     assert reader_for("/vsicurl/https://example.org/cog") == "raster"
+    assert reader_for("https://example.org/cog.tif") == "raster"
+    for template in ("https://t.example.org/{z}/{x}/{y}.png", "http://h/tms/{z}/{x}/{-y}.jpg",
+                     "https://h/{z}/{x}/{y}?key=abc"):
+        assert reader_for(template) == "tile_server"
+    assert reader_for("tiles/{z}/{x}/{y}.png") == "raster"  # a local file name, not a URL
 
 
 def test_unknown_reader_and_option_are_config_errors(shared_data: Path) -> None:

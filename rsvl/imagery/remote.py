@@ -1,0 +1,134 @@
+"""Reads over the network: retries with exponential backoff, and HTTP GETs of tiles.
+
+A read that fails for a reason that may pass (a timeout, a dropped connection, HTTP 429 or 5xx)
+is retried after a growing, jittered delay (the server's ``Retry-After`` when it sends one);
+when the attempts run out it raises :class:`rsvl.errors.RemoteReadError`, which schedulers
+retry. Answers that will not change (404, 403, 400) are never retried.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import random
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from rsvl import __version__
+from rsvl.errors import InputError, RemoteReadError
+
+T = TypeVar("T")
+
+USER_AGENT = f"rsvl/{__version__} (remote-sensing dataset builder; Python urllib)"
+# Statuses worth retrying: timeouts, rate limits and server-side failures.
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# "No such tile": the pixels are absent, not the server.
+MISSING_STATUS = frozenset({204, 404, 410})
+
+
+class Retryable(Exception):
+    """Raised by one attempt of a retried call: it failed for a reason that may pass.
+
+    Args:
+        reason: What went wrong, for the final error (``HTTP 503 Service Unavailable``).
+        retry_after_s: The server's requested delay before the next attempt, if any.
+    """
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry a remote read.
+
+    Attributes:
+        retries: Attempts after the first one.
+        backoff_s: Delay before the first retry; it doubles after each (jittered 50-100 %).
+        max_backoff_s: Cap of any one delay, ``Retry-After`` included.
+    """
+
+    retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+
+    def delay(self, retry: int, retry_after_s: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (0-based)."""
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.max_backoff_s)
+        # Jitter spreads out many workers that failed together so they do not retry together.
+        return min(self.backoff_s * 2 ** retry, self.max_backoff_s) * random.uniform(0.5, 1.0)
+
+
+def with_retries(attempt: Callable[[], T], policy: RetryPolicy, what: str) -> T:
+    """Call ``attempt`` until it returns, retrying while it raises :class:`Retryable`.
+
+    Args:
+        attempt: One try; raises :class:`Retryable` for failures that may pass.
+        policy: Number of retries and their delays.
+        what: The operation for the final error (``GET https://.../17/1/2.png``).
+
+    Raises:
+        RemoteReadError: Every attempt failed; names ``what``, the attempts and the last reason.
+    """
+    for retry in range(policy.retries + 1):
+        try:
+            return attempt()
+        except Retryable as failure:
+            if retry == policy.retries:
+                raise RemoteReadError(
+                    f"{what} failed {retry + 1} times (last: {failure.reason}); the server may "
+                    "be down or rate-limiting: rerun later (finished work is kept) or allow "
+                    "more retries") from None
+            time.sleep(policy.delay(retry, failure.retry_after_s))
+    raise AssertionError("unreachable")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` header (seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def http_get(url: str, policy: RetryPolicy, timeout_s: float) -> bytes | None:
+    """The body at ``url``, or ``None`` when the server says it does not exist (404/410/204).
+
+    Raises:
+        InputError: The server refuses the request for good (401, 403, 400...).
+        RemoteReadError: Transient failures outlasted ``policy``.
+    """
+
+    def attempt() -> bytes | None:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                return None if response.status == 204 else bytes(response.read())
+        except urllib.error.HTTPError as error:
+            error.close()
+            if error.code in MISSING_STATUS:
+                return None
+            status = f"HTTP {error.code} {error.reason}"
+            if error.code in TRANSIENT_STATUS:
+                retry_after = retry_after_seconds(error.headers.get("Retry-After"))
+                raise Retryable(status, retry_after) from None
+            raise InputError(f"GET {url}: {status}; check the URL template and any key or "
+                             "token it needs") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+            # Connection refused or reset, timeouts (OSError), truncated bodies (HTTPException).
+            reason = getattr(error, "reason", None) or error
+            raise Retryable(f"{type(error).__name__}: {reason}") from None
+
+    return with_retries(attempt, policy, f"GET {url}")
