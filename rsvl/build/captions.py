@@ -47,6 +47,7 @@ from rsvl.imagery.base import Imagery
 from rsvl.imagery.geo import metres_per_unit
 
 PARTITIONS_DIR = ".partitions"
+_EMPTY: tuple[Any, ...] = (None, {}, [])
 RECORDS_FILE = "records.jsonl"
 
 
@@ -56,7 +57,9 @@ class CaptionBuildConfig:
 
     Attributes:
         osm: OSM source (``.osm``, ``.osm.bz2``, ``.osm.pbf``, GeoJSON, GeoParquet).
-        imagery: Imagery source (GeoTIFF/COG/VRT, tile folder, MBTiles).
+        imagery: Imagery source: GeoTIFF/COG/VRT (local or remote: ``/vsicurl/``, ``/vsis3/``,
+            ``https://``), tile folder, MBTiles or tile server URL template
+            (``https://host/{z}/{x}/{y}.png``).
         out: Output dataset root.
         source: Name of the source: records' ``source`` and key prefix.
         licence: Imagery licence (recorded in every record with the OSM attribution).
@@ -77,6 +80,8 @@ class CaptionBuildConfig:
         read_options: Extra keyword arguments for ``rsvl.osm.read_features``.
         clip_filter: Model spec for the CLIP-score filter (``None``: no filter).
         keep_top: Fraction of pairs the CLIP-score filter keeps.
+        imagery_options: Reader options for :func:`rsvl.imagery.open_imagery` (a tile
+            server's ``max_zoom``, ``bounds``, ``cache``, ``missing``, ``retries``...).
     """
 
     osm: str
@@ -98,6 +103,7 @@ class CaptionBuildConfig:
     read_options: dict[str, Any] = field(default_factory=dict)
     clip_filter: str | None = None
     keep_top: float = 0.5
+    imagery_options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-serialisable values."""
@@ -194,8 +200,10 @@ def check_resumable(folder: Path, settings: Mapping[str, Any]) -> None:
     marker = folder / "config.json"
     if marker.is_file():
         previous = json.loads(marker.read_text())
+        # A setting added since the earlier run, left at its empty default, changes nothing.
         changed = sorted(k for k in identity.keys() | previous.keys()
-                         if identity.get(k) != previous.get(k))
+                         if identity.get(k) != previous.get(k)
+                         and not (k not in previous and identity[k] in _EMPTY))
         if changed:
             raise ConfigError(
                 f"{folder.parent} holds a build made with different settings ({', '.join(changed)}"
@@ -269,7 +277,7 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     """
     root = Path(config.out)
     clock = _StageClock()
-    imagery = open_imagery(config.imagery, licence=config.licence)
+    imagery = open_imagery(config.imagery, licence=config.licence, **config.imagery_options)
     settings = _sample_settings(config, imagery)
     if config.scheduler is None:
         focus = load_focus_features(config.osm, imagery, config.read_options)

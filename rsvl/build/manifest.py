@@ -43,13 +43,23 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def describe_inputs(inputs: Mapping[str, str | Path | None]) -> dict[str, dict[str, str]]:
-    """Role -> ``{"path", "sha256"}`` for each given input (``None`` inputs are skipped)."""
+def describe_inputs(inputs: Mapping[str, str | Path | None]
+                    ) -> dict[str, dict[str, str | None]]:
+    """Role -> ``{"path", "sha256"}`` for each given input (``None`` inputs are skipped).
+
+    Remote inputs (URLs, tile URL templates, GDAL ``/vsi...`` paths) are named as given and
+    not hashed (``"sha256": null``): hashing would download them whole.
+    """
     return {
-        role: {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
+        role: {"path": str(path), "sha256": None} if _is_remote(str(path))
+        else {"path": str(Path(path).resolve()), "sha256": sha256_of(path)}
         for role, path in inputs.items()
         if path is not None
     }
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path or path.startswith("/vsi")
 
 
 def write_manifest(root: Path, *, command: list[str], config: Mapping[str, Any],

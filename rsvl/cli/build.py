@@ -8,11 +8,13 @@ import their dependencies lazily (so ``rsvl build --help`` stays fast).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from rsvl.cli import build_dedup, build_import, build_vqa
+from rsvl.cli import build_dedup, build_import, build_land_cover, build_vqa
 
 HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
 
@@ -33,6 +35,15 @@ def _key_value(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _reader_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with a JSON value (``max_zoom=17``, ``bounds=[w,s,e,n]``) or plain text."""
+    key, value = _key_value(text)
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
 def _scheduler_spec(text: str) -> str:
     from rsvl.build.scheduler import check_scheduler
     from rsvl.errors import ConfigError
@@ -51,7 +62,12 @@ def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--osm", required=True, help="OSM source: .osm, .osm.bz2, .osm.pbf, "
                         "GeoJSON or GeoParquet")
     parser.add_argument("--imagery", required=True,
-                        help="GeoTIFF/COG/VRT, a {z}/{x}/{y} tile folder or an MBTiles file")
+                        help="GeoTIFF/COG/VRT (a path, /vsicurl/, /vsis3/ or https:// URL), a "
+                        "{z}/{x}/{y} tile folder, an MBTiles file or a tile server URL template "
+                        "https://host/{z}/{x}/{y}.png")
+    parser.add_argument("--imagery-option", type=_reader_option, action="append", default=[],
+                        metavar="KEY=VALUE", help="imagery reader option, e.g. max_zoom=17, "
+                        "bounds=[W,S,E,N], cache=DIR, missing=error, retries=6 (repeatable)")
     parser.add_argument("--out", required=True, help="output dataset folder (a rerun resumes)")
     parser.add_argument("--source", default="osm", help="dataset name: records' source and "
                         "key prefix (default: osm)")
@@ -115,6 +131,7 @@ def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         bands=tuple(args.bands) if args.bands else None,
         read_options={"default_tags": dict(args.default_tag)} if args.default_tag else {},
         clip_filter=args.clip_filter, keep_top=args.keep_top,
+        imagery_options=dict(args.imagery_option),
     )
     result = build_captions(config, command=["rsvl", *sys.argv[1:]])
     print(result.focus.vocabulary.report())
@@ -174,6 +191,8 @@ JOBS: dict[str, Job] = {
     "retrieval": Job("caption retrieval set (Karpathy JSON) from the test split",
                      _add_retrieval, _run_retrieval),
     "vqa": Job(build_vqa.HELP, build_vqa.add_arguments, build_vqa.run),
+    "land-cover": Job(build_land_cover.HELP, build_land_cover.add_arguments,
+                      build_land_cover.run),
     "import": Job(build_import.HELP, build_import.add_arguments, build_import.run),
     "dedup": Job(build_dedup.HELP, build_dedup.add_arguments, build_dedup.run),
 }

@@ -1,0 +1,65 @@
+"""A caption build whose imagery is a tile server (loopback HTTP) equals the tile-folder build."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rsvl.build.captions import CaptionBuildConfig, build_captions
+from rsvl.cli import main
+from rsvl.imagery import open_imagery
+from rsvl.imagery.geo import transform_bounds
+from rsvl.synth import generate_region
+
+LOOPBACK = Path(__file__).resolve().parents[1] / "imagery" / "loopback.py"
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A 400 m synthetic region with its XYZ pyramid."""
+    return generate_region(tmp_path_factory.mktemp("region"), seed=1, size_m=400.0, tiles=True)
+
+
+@pytest.fixture(scope="module")
+def server(region: Any) -> Iterator[Any]:
+    spec = importlib.util.spec_from_file_location("loopback", LOOPBACK)
+    assert spec is not None and spec.loader is not None
+    loopback = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loopback)
+    with loopback.serve(region.out_dir) as running:
+        yield running
+
+
+def test_tile_server_build_equals_tile_folder_build(region: Any, server: Any,
+                                                    tmp_path: Path) -> None:
+    local = open_imagery(region.tiles_dir)
+    west, south, east, north = transform_bounds(local.bounds, local.crs, "EPSG:4326")
+    bounds = [west + 1e-9, south + 1e-9, east - 1e-9, north - 1e-9]  # the folder's tiles
+    expected = build_captions(CaptionBuildConfig(osm=str(region.osm_path),
+                                                 imagery=str(region.tiles_dir),
+                                                 out=str(tmp_path / "local")))
+    assert len(expected.records) > 3
+    server.configure(fail_first=1, fail_status=503, retry_after=None, hidden=[])
+    template = server.url + "/tiles/{z}/{x}/{y}.png"
+    assert main(["build", "captions", "--osm", str(region.osm_path), "--imagery", template,
+                 "--out", str(tmp_path / "remote"),
+                 "--imagery-option", f"max_zoom={local.zooms[-1]}",
+                 "--imagery-option", f"min_zoom={local.zooms[0]}",
+                 "--imagery-option", f"bounds={json.dumps(bounds)}",
+                 "--imagery-option", "backoff_s=0.001",
+                 "--imagery-option", f"cache={tmp_path / 'cache'}"]) == 0
+    assert set(server.gets().values()) == {2}  # every tile: one 503, then fetched once
+    shards = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").glob(
+        "shards/*"))
+    assert shards
+    for name in ("records.jsonl", *shards):
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name
+                                                             ).read_bytes()
+    manifest = json.loads((tmp_path / "remote" / "manifest.json").read_text())
+    assert manifest["inputs"]["imagery"] == {"path": template, "sha256": None}
+    assert manifest["config"]["imagery_options"]["max_zoom"] == local.zooms[-1]
