@@ -28,12 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=30, help="head training epochs")
     parser.add_argument("--hidden", type=int, default=256, help="head fusion width")
     parser.add_argument("--top-answers", type=int, default=100, help="head answer vocabulary")
+    parser.add_argument("--head-batch-size", type=int, default=64,
+                        help="head training batch (default 64)")
+    parser.add_argument("--head-lr", type=float, default=2e-3,
+                        help="head peak learning rate (default 0.002)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bin-counts", action="store_true",
                         help="score count answers by their RSVQA-LR bins")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="images per encoder batch (default 64)")
     parser.add_argument("--cache-dir", default=".rsvl-cache", help="feature cache folder")
 
 
@@ -63,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.method == "head":
         head = load_head(args.head) if args.head else train_vqa_head(
             loaded, train, hidden=args.hidden, top_answers=args.top_answers,  # type: ignore[arg-type]
-            epochs=args.epochs, seed=args.seed, options=options)
+            epochs=args.epochs, batch_size=args.head_batch_size, lr=args.head_lr,
+            seed=args.seed, options=options)
         if args.save_head:
             save_head(head, args.save_head)
     outcome = evaluate_vqa(loaded, dataset, method=args.method, train=train, head=head,

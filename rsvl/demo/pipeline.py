@@ -189,6 +189,7 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
     eval_common = f"--out {paths.results} --cache-dir {paths.out}/.cache"
     vqa = recipe()["vqa"]
     head = recipe()["vqa_head"]
+    land_cover = recipe()["land_cover"]
     lines = [
         (f"rsvl region --out {paths.region} --seed {options.seed} --size-m {options.size_m:g}",
          "region.osm, orthophoto.tif, classes.tif, tiles/, region.json"),
@@ -198,6 +199,12 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          f"--min-per-class {recipe()['min_per_class']}",
          "data/classification/<task>/<class>/*.jpg (test split)"),
         (f"rsvl build retrieval {chip}", "data/retrieval/dataset.json (Karpathy, test split)"),
+        (f"rsvl build land-cover --region {paths.region} --out {paths.land_cover} "
+         f"--chip-m {land_cover['chip_m']:g} --chip-px {land_cover['chip_px']} "
+         f"--min-share {land_cover['min_share']:g} --min-per-class {recipe()['min_per_class']} "
+         f"--splits test --seed {options.seed} --split-cell-m {build['split_cell_m']:g} "
+         "--split-fractions " + " ".join(f"{f:g}" for f in build["split_fractions"]),
+         "land_cover/<class>/*.jpg (test split grid chips labelled from classes.tif)"),
         (f"rsvl build vqa --osm {paths.region}/region.osm --imagery {paths.region}/"
          f"orthophoto.tif --out {paths.vqa} --name SYNTH --licence {build['licence']} "
          f"--chip-size {vqa['chip_size']} --chip-gsd-factor {vqa['chip_gsd_factor']:g} "
@@ -218,6 +225,7 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          "results/retrieval__test__export-*__retrieval.json"),
         (f"rsvl eval vqa --model {paths.export} --data {paths.vqa} --split test --method head "
          f"--train-split train --hidden {head['hidden']} --epochs {head['epochs']} "
+         f"--head-batch-size {head['batch_size']} --head-lr {head['lr']:g} "
          f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
          "results/vqa__test__export-*__vqa-head.json (OA, AA, majority OA)"),
         ("# the untrained baseline: the same commands with --model rsvl-tiny "

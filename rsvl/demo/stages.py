@@ -46,7 +46,7 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     from rsvl.build.benchmark_sets import write_classification_sets, write_retrieval_set
     from rsvl.build.captions import CaptionBuildConfig, build_captions
     from rsvl.build.chips import ChipRule
-    from rsvl.demo.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.build.land_cover import LandCoverRule, write_land_cover_set
     from rsvl.vqa.build import VqaBuildConfig, build_vqa
 
     settings = recipe()["build"]

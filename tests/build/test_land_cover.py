@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import rasterio
 
-from rsvl.build.splits import GRID_CRS, split_of_footprint
-from rsvl.demo.land_cover import (
+from rsvl.build.land_cover import (
     SUMMARY_FILE,
     LandCoverRule,
     class_folder_names,
     majority_class,
     write_land_cover_set,
 )
+from rsvl.build.splits import GRID_CRS, split_of_footprint
+from rsvl.cli import main
 from rsvl.errors import InputError
 from rsvl.imagery import transform_bounds
 from rsvl.synth import RegionInfo, generate_region, get_class
@@ -79,3 +80,21 @@ def test_unreadable_class_raster_is_one_clear_error(region: RegionInfo, tmp_path
     fake = RegionInfo(**{**region.__dict__, "classes_path": broken})
     with pytest.raises(InputError, match="unreadable class raster"):
         write_land_cover_set(fake, tmp_path / "lc")
+
+
+def test_cli_job_writes_the_same_set(region: RegionInfo, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture) -> None:
+    rule = LandCoverRule(chip_m=48.0, min_per_class=2, splits=("train", "test"),
+                         split_cell_m=200.0, split_fractions=(0.5, 0.0, 0.5), seed=3)
+    made = write_land_cover_set(region, tmp_path / "api", rule)
+    assert main(["build", "land-cover", "--region", str(region.out_dir), "--out",
+                 str(tmp_path / "cli"), "--chip-m", "48", "--min-per-class", "2", "--splits",
+                 "train", "test", "--split-cell-m", "200", "--split-fractions", "0.5", "0", "0.5",
+                 "--seed", "3"]) == 0
+    files = {p.relative_to(tmp_path / "cli") for p in (tmp_path / "cli").rglob("*.jpg")}
+    assert files == {p.relative_to(tmp_path / "api") for p in (tmp_path / "api").rglob("*.jpg")}
+    assert len(files) == sum(made.classes.values()) > 0
+    assert f"{len(files)} chips in" in capsys.readouterr().out
+    assert main(["build", "land-cover", "--region", str(tmp_path / "nowhere"), "--out",
+                 str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()

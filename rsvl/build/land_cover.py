@@ -20,17 +20,15 @@ import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import rasterio
-from rasterio.windows import from_bounds
 
-from rsvl.build.splits import GRID_CRS, split_of_footprint
 from rsvl.data.atomic import atomic_open, write_json
 from rsvl.errors import InputError
-from rsvl.imagery import open_imagery, transform_bounds
-from rsvl.osm import describe
-from rsvl.synth import RegionInfo, list_classes
+
+if TYPE_CHECKING:
+    from rsvl.synth import RegionInfo
 
 # Only area classes describe land cover; roads and buildings count against a chip's purity.
 LAND_COVER_KIND = "area"
@@ -81,6 +79,9 @@ class LandCoverSet:
 
 def class_folder_names() -> dict[int, str]:
     """Class id -> folder name (OSM phrase of its tags) for the land-cover classes."""
+    from rsvl.osm import describe
+    from rsvl.synth import list_classes
+
     names = {}
     for land_class in list_classes():
         if land_class.kind == LAND_COVER_KIND:
@@ -113,6 +114,13 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     Raises:
         InputError: The class raster cannot be read.
     """
+    # Imported here so that `rsvl build --help` (which lists this job's options) stays light.
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    from rsvl.build.splits import GRID_CRS, split_of_footprint
+    from rsvl.imagery import open_imagery, transform_bounds
+
     folder = Path(out_dir)
     names = class_folder_names()
     imagery = open_imagery(str(region.orthophoto_path))
