@@ -18,6 +18,8 @@ from rsvl.synth import generate_region
 
 LOOPBACK = Path(__file__).resolve().parents[1] / "imagery" / "loopback.py"
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Any:
@@ -46,20 +48,27 @@ def test_tile_server_build_equals_tile_folder_build(region: Any, server: Any,
     assert len(expected.records) > 3
     server.configure(fail_first=1, fail_status=503, retry_after=None, hidden=[])
     template = server.url + "/tiles/{z}/{x}/{y}.png"
-    assert main(["build", "captions", "--osm", str(region.osm_path), "--imagery", template,
-                 "--out", str(tmp_path / "remote"),
-                 "--imagery-option", f"max_zoom={local.zooms[-1]}",
-                 "--imagery-option", f"min_zoom={local.zooms[0]}",
-                 "--imagery-option", f"bounds={json.dumps(bounds)}",
-                 "--imagery-option", "backoff_s=0.001",
-                 "--imagery-option", f"cache={tmp_path / 'cache'}"]) == 0
+    options = [f"max_zoom={local.zooms[-1]}", f"min_zoom={local.zooms[0]}",
+               f"bounds={json.dumps(bounds)}", "backoff_s=0.001", f"cache={tmp_path / 'cache'}"]
+
+    def build(out: str, *extra: str) -> None:
+        command = ["build", "captions", "--osm", str(region.osm_path), "--imagery", template,
+                   "--out", str(tmp_path / out), *extra]
+        assert main(command + [arg for option in options
+                               for arg in ("--imagery-option", option)]) == 0
+        shards = sorted(p.relative_to(tmp_path / "local")
+                        for p in (tmp_path / "local").glob("shards/*"))
+        assert shards
+        for name in ("records.jsonl", *shards):
+            assert (tmp_path / out / name).read_bytes() == (tmp_path / "local" / name
+                                                            ).read_bytes()
+
+    build("remote")
     assert set(server.gets().values()) == {2}  # every tile: one 503, then fetched once
-    shards = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").glob(
-        "shards/*"))
-    assert shards
-    for name in ("records.jsonl", *shards):
-        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name
-                                                             ).read_bytes()
     manifest = json.loads((tmp_path / "remote" / "manifest.json").read_text())
     assert manifest["inputs"]["imagery"] == {"path": template, "sha256": None}
     assert manifest["config"]["imagery_options"]["max_zoom"] == local.zooms[-1]
+    # Dask workers get the pickled reader and read the shared cache: the server is not asked.
+    server.configure(fail_first=10_000)
+    build("dask", "--scheduler", "local:2")
+    assert sum(server.gets().values()) == 0
