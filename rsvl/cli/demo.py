@@ -33,15 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print the figures and where the report is."""
     from rsvl.demo import DemoOptions, run_demo
+    from rsvl.demo.summary import majority_text
 
     result = run_demo(DemoOptions(out=args.out, size_m=args.size_m, seed=args.seed,
                                   processes=args.processes, steps=args.steps,
                                   fresh=args.fresh, workers=args.workers))
     print()
-    print(f"{'task':<26}{'chance':>8}{'untrained':>11}{'trained':>9}")
+    print(f"{'task':<26}{'chance':>8}{'majority':>10}{'untrained':>11}{'trained':>9}")
     for task, entry in result.figures.items():
-        print(f"{task:<26}{entry['chance']:>8.3f}{entry['untrained']:>11.3f}"
-              f"{entry['trained']:>9.3f}")
+        print(f"{task:<26}{entry['chance']:>8.3f}{majority_text(entry):>10}"
+              f"{entry['untrained']:>11.3f}{entry['trained']:>9.3f}")
     print(f"\ndemo finished in {result.seconds.get('total', 0):.0f} s; report: {result.report}")
     return 0
 

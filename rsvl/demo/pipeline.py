@@ -228,8 +228,9 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          f"--head-batch-size {head['batch_size']} --head-lr {head['lr']:g} "
          f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
          "results/vqa__test__export-*__vqa-head.json (OA, AA, majority OA)"),
-        ("# the untrained baseline: the same commands with --model rsvl-tiny "
-         "(the run's seeded initial weights)", "results/*__rsvl-tiny-*__*.json"),
+        (f"# the untrained baseline: the same commands with --model {paths.untrained} "
+         "(the run's seeded initial weights, exported by rsvl demo)",
+         "results/*__untrained-*__*.json"),
         (f"rsvl search build --model {paths.export} --from {paths.land_cover} "
          f"--out {paths.out}/search.index", "an image index of the held-out land-cover chips"),
         (f"rsvl search query {paths.out}/search.index "

@@ -130,16 +130,15 @@ def train_model(options: DemoOptions, paths: DemoPaths) -> None:
 def export_untrained(paths: DemoPaths) -> Path:
     """Export the run's initial weights (same architecture, same seeded init) as the baseline.
 
-    ``load_clip`` initialises a from-scratch model from a fixed seed, as the trainer loads it,
+    ``load_clip`` initialises a from-scratch model from the run's seed, as the trainer loads it,
     so this rebuilds the run's exact starting point; the trained export records its checksum
-    (``parent_sha256``), which this checks. ``rsvl eval ... --model rsvl-tiny`` scores the
-    same weights.
+    (``parent_sha256``), which this checks.
     """
     from rsvl.models import export_model, load_clip, read_export_info
     from rsvl.training.config import load_config
 
     config = load_config(paths.train_config)
-    loaded = load_clip(config.model.spec, device="cpu")
+    loaded = load_clip(config.model.spec, device="cpu", seed=config.run.seed)
     parent = read_export_info(paths.export).get("provenance", {}).get("parent_sha256")
     if parent is not None and parent != loaded.checksum:
         raise InputError(f"the untrained baseline {loaded.checksum[:8]} differs from the run's "
@@ -179,6 +178,7 @@ def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
             outcome = _vqa(loaded, datasets.vqa, paths, name, features)
             entry = figures.setdefault("vqa", {"metric": "overall accuracy (OA)",
                                                "chance": outcome["metrics"]["majority_oa"],
+                                               "majority": outcome["metrics"]["majority_oa"],
                                                "chance_label": "majority answer"})
             entry[name] = outcome["metrics"]["oa"]
             entry[f"{name}_file"] = outcome["path"]
@@ -193,8 +193,11 @@ def _describe(task: str, result: dict[str, Any]) -> dict[str, Any]:
         return {"metric": "mean recall (R@1/5/10 both ways, x100)",
                 "chance": retrieval_chance(result), "chance_label": "random ranking"}
     classes = len(result["metrics"]["per_class_accuracy"])
+    # Always answering the largest class scores its share: the bar for imbalanced sets.
+    per_class = [sum(row) for row in result["metrics"]["confusion_matrix"]]
     return {"metric": "top-1 accuracy", "chance": 1 / classes,
-            "chance_label": f"1 / {classes} classes", "images": result["num_images"]}
+            "chance_label": f"1 / {classes} classes", "images": result["num_images"],
+            "majority": max(per_class) / max(1, sum(per_class))}
 
 
 def _headline(task: str, result: dict[str, Any]) -> float:

@@ -69,15 +69,20 @@ def search_grid(export: Path, images: Path, query: str, path: Path) -> Path:
     return path
 
 
+def majority_text(entry: dict[str, Any]) -> str:
+    """The majority-class (or majority-answer) baseline of a task, ``-`` where none applies."""
+    return f"{entry['majority']:.3f}" if entry.get("majority") is not None else "-"
+
+
 def figures_table(figures: dict[str, dict[str, Any]]) -> str:
-    """Markdown table: task, metric, chance, untrained, trained, trained / chance."""
-    lines = ["| task (held-out split) | metric | chance | untrained | trained | trained / chance |",
-             "|---|---|---|---|---|---|"]
+    """Markdown table: task, metric, chance, majority, untrained, trained, trained / chance."""
+    lines = ["| task (held-out split) | metric | chance | majority | untrained | trained "
+             "| trained / chance |", "|---|---|---|---|---|---|---|"]
     for task, entry in figures.items():
         ratio = entry[TRAINED] / entry["chance"] if entry["chance"] else float("nan")
         lines.append(f"| {task} | {entry['metric']} | {entry['chance']:.3f} "
-                     f"({entry['chance_label']}) | {entry[UNTRAINED]:.3f} | "
-                     f"**{entry[TRAINED]:.3f}** | {ratio:.1f}x |")
+                     f"({entry['chance_label']}) | {majority_text(entry)} | "
+                     f"{entry[UNTRAINED]:.3f} | **{entry[TRAINED]:.3f}** | {ratio:.1f}x |")
     return "\n".join(lines)
 
 

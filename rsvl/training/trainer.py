@@ -120,7 +120,8 @@ def train(config: TrainConfig) -> TrainResult:
         project_dir=str(out_dir / "tensorboard"),
     )
     set_seed(run.seed)
-    loaded = load_clip(config.model.spec, device="cpu")
+    # run.seed also seeds a from-scratch model's initial weights (pretrained ones ignore it).
+    loaded = load_clip(config.model.spec, device="cpu", seed=run.seed)
     if loaded.arch is None:
         raise ConfigError(f"model.spec {config.model.spec}: architecture unknown, cannot export")
     model = loaded.model

@@ -9,13 +9,14 @@ import pytest
 
 from rsvl.cli import main
 from rsvl.demo import DemoOptions, equivalent_commands, run_demo
-from rsvl.demo.pipeline import TRAINED, UNTRAINED
+from rsvl.demo.pipeline import TRAINED, UNTRAINED, recipe
 from rsvl.errors import ConfigError
 from rsvl.models import read_export_info
 
-# The generator's default region (the demo's is larger) and half the demo's steps: enough to
-# learn, in about 3 minutes on an idle 2-core machine.
-SIZE_M, STEPS = 2048.0, 150
+# The demo as shipped (its region and recipe), so the test checks the bars on the very
+# run a newcomer gets: about 4 minutes on an idle 2-core machine. A smaller region leaves too
+# few training chips for these bars (2048 m: 181 chips, land cover 1.8x chance at 300 steps).
+SIZE_M, STEPS = float(recipe()["region_size_m"]), int(recipe()["train"]["run"]["max_steps"])
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +56,10 @@ def test_the_trained_model_learned(demo: tuple[DemoOptions, object]) -> None:
     _, result = demo
     figures = result.figures  # type: ignore[attr-defined]
     land_cover, retrieval = figures["zero-shot land_cover"], figures["retrieval"]
+    # The bars: land cover at least 3x chance and above the untrained model, retrieval
+    # above the untrained model, VQA above the majority answer.
     assert land_cover[TRAINED] > land_cover[UNTRAINED]
-    assert land_cover[TRAINED] > 2 * land_cover["chance"]
+    assert land_cover[TRAINED] >= 3 * land_cover["chance"]
     assert retrieval[TRAINED] > retrieval[UNTRAINED]
     assert retrieval[TRAINED] > 2 * retrieval["chance"]
     assert figures["vqa"][TRAINED] > figures["vqa"]["chance"]

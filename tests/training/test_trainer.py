@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from rsvl.cli import main as cli_main
-from rsvl.models import export_model, load_clip
+from rsvl.models import export_model, load_clip, read_export_info
 from rsvl.models.registry import register_architectures
 from rsvl.training.launch import accelerate_command, launch_environment
 
@@ -130,3 +130,19 @@ def test_config_typo_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     error = capsys.readouterr().err.strip()
     assert error == ("rsvl train: error: defaults: unknown key optim.warmup; "
                      "did you mean optim.warmup_steps?")
+
+
+def test_run_seed_sets_the_initial_weights(
+    colour_shards: Callable[..., Path], tmp_path: Path
+) -> None:
+    shards = colour_shards(samples=16, per_shard=16)
+    parents = {}
+    for seed in (0, 1):
+        out = tmp_path / f"seed{seed}"
+        argv = ["train", "--cpu", *_overrides(f"data.train={shards}", f"run.out_dir={out}",
+                                              "run.max_steps=1", f"run.seed={seed}")]
+        assert cli_main(argv) == 0
+        info = read_export_info(out / "export")
+        parents[seed] = info["provenance"]["parent_sha256"]
+        assert parents[seed] == load_clip("rsvl-micro", device="cpu", seed=seed).checksum
+    assert parents[0] != parents[1]
