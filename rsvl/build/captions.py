@@ -39,7 +39,7 @@ from rsvl.build.partitions import (
 )
 from rsvl.build.samples import PartitionTask, SampleSettings, make_partition
 from rsvl.build.splits import check_fractions
-from rsvl.data.atomic import write_json
+from rsvl.data.atomic import remove_stale_temporaries, write_json
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
 from rsvl.errors import ConfigError
 from rsvl.imagery import open_imagery
@@ -290,6 +290,7 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         focus, tasks = plan_file_tasks(config, imagery, settings, root / PARTITIONS_DIR)
         check_resumable(root / PARTITIONS_DIR, config.to_dict())
         work = make_file_partition
+    remove_stale_temporaries(root)  # half-written files of a killed run
     clock.lap("features")
     run_partitions(tasks, work, workers=config.workers, description="chips",
                    scheduler=config.scheduler)

@@ -17,13 +17,17 @@ from typing import IO, Any
 
 from rsvl.errors import InputError
 
+# Temporaries are hidden and end with this suffix: ``.NAME.RANDOM.tmp``.
+TEMP_SUFFIX = ".tmp"
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on success fsync and rename it to ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX,
+                                    dir=target.parent)
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would.
         os.fchmod(fd, 0o666 & ~_umask())
@@ -59,7 +63,8 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX,
+                                    dir=target.parent))
     try:
         yield staging
         if target.exists():
@@ -68,6 +73,25 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def remove_stale_temporaries(root: str | Path) -> int:
+    """Delete the temporaries (``.NAME.RANDOM.tmp`` files and staging folders) that writers
+    killed mid-write left under ``root``; returns how many were removed.
+
+    Call it only while nothing writes under ``root``, e.g. when a build that owns its output
+    folder starts or resumes.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return 0
+    stale = [p for p in root.rglob(f".*{TEMP_SUFFIX}") if p.name.count(".") >= 3]
+    for path in sorted(stale, key=lambda p: len(p.parts)):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def read_json(path: str | Path, what: str = "JSON file") -> Any:

@@ -41,7 +41,7 @@ from rsvl.build.partitions import (
     write_result,
 )
 from rsvl.build.splits import GRID_CRS, STRADDLES, check_fractions, split_of_footprint
-from rsvl.data.atomic import atomic_open
+from rsvl.data.atomic import atomic_open, remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS
 from rsvl.errors import ConfigError
 from rsvl.imagery import open_imagery, transform_bounds
@@ -234,6 +234,7 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
     imagery = open_imagery(config.imagery, licence=config.licence)
     focus = load_focus_features(config.osm, imagery, config.read_options)
     check_resumable(root / PARTITIONS_DIR, config.to_dict())
+    remove_stale_temporaries(root)  # half-written files of a killed run
     chips, rejected = plan_chips(config, imagery)
     tasks = _plan_tasks(config, imagery, chips, focus.frame)
     run_partitions(tasks, make_chips, workers=config.workers, description="vqa chips")

@@ -153,7 +153,12 @@ def test_resume_after_sigkill(tiny_scene: tuple[Path, Path], reference_build: Pa
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
         process.wait()
+    # What a kill mid-write leaves: a half-written chip; the resumed build removes it.
+    stale = tmp_path / "chips" / ".stale-chip.jpg.k3j9x.tmp"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half a jpeg")
     subprocess.run(_cli(tmp_path, tiny_scene, 1), check=True, capture_output=True)
+    assert not list(tmp_path.rglob(".*.tmp"))
     for name in ("records.jsonl", "shards/00000.tar", "shards/sizes.json"):
         assert (tmp_path / name).read_bytes() == (reference_build / name).read_bytes()
     chips = sorted(p.name for p in (tmp_path / "chips").rglob("*.jpg"))

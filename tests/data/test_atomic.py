@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rsvl.data.atomic import atomic_open, write_json
+from rsvl.data.atomic import atomic_open, remove_stale_temporaries, write_json
 
 
 def test_write_json_is_sorted_and_creates_folders(tmp_path):
@@ -57,3 +57,21 @@ def test_atomic_files_get_ordinary_permissions(tmp_path: Path) -> None:
     current = os.umask(0)
     os.umask(current)
     assert target.stat().st_mode & 0o777 == 0o666 & ~current
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "chips" / "ab").mkdir(parents=True)
+    stale_file = tmp_path / "chips" / "ab" / ".x-1.jpg.q8z1.tmp"
+    stale_file.write_bytes(b"half")
+    staging = tmp_path / ".shards.r4nd.tmp"  # an atomic_folder staging folder
+    (staging / "inner").mkdir(parents=True)
+    (staging / "inner" / ".00000.tar.k2.tmp").write_bytes(b"half")
+    kept = [tmp_path / ".partitions" / "p0.jsonl", tmp_path / "notes.tmp",
+            tmp_path / ".hidden.tmp", tmp_path / "chips" / "ab" / "x-1.jpg"]
+    for path in kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"keep")
+    assert remove_stale_temporaries(tmp_path) == 3
+    assert not stale_file.exists() and not staging.exists()
+    assert all(path.read_bytes() == b"keep" for path in kept)
+    assert remove_stale_temporaries(tmp_path / "missing") == 0
