@@ -168,6 +168,7 @@ def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0,
     rng = np.random.default_rng(seed)
     position = 0
     while True:
+        start = position
         for shard_index in rng.permutation(len(source.shards)):
             for sample in iter_shard(source.shards[shard_index]):
                 if not source.accepts(sample.record):
@@ -175,6 +176,11 @@ def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0,
                 if position % world_size == rank:
                     yield sample
                 position += 1
+        if position == start:  # a whole pass accepted nothing: every later pass would hang too
+            raise InputError(
+                f"dataset {source.name} ({source.root}): its shards hold no "
+                f"{'/'.join(source.splits)} sample although its records list "
+                f"{source.num_samples}; rebuild its shards or drop it from the mixture")
 
 
 def iter_mixture(mixture: Mixture, seed: int = 0, rank: int = 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections import Counter
 from itertools import islice
 from pathlib import Path
@@ -145,3 +146,19 @@ def test_train_a_few_steps_on_a_mixture(datasets):
         losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
+
+
+def test_shards_without_the_listed_samples_are_an_error_not_a_hang(datasets):
+    # records.jsonl says the two test chips are val chips; the shards still say test.
+    stale = datasets / "stale"
+    shutil.copytree(datasets / "osm", stale)
+    records = [json.loads(line) for line in (stale / "records.jsonl").read_text().splitlines()]
+    for record in records:
+        record["split"] = "val" if record["split"] == "test" else record["split"]
+    (stale / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    mixture = load_mixture(write_mixture(datasets, [{"path": "stale", "splits": ["val"]}],
+                                         name="stale.json"))
+    assert mixture.num_samples == 2
+    with pytest.raises(InputError, match="stale .*shards hold no val sample although its "
+                                         "records list 2"):
+        next(iter_mixture(mixture))
