@@ -19,10 +19,6 @@ class ConfigError(RsvlError):
     """A configuration value or command-line option is invalid."""
 
 
-class NotBuiltYet(RsvlError):
-    """A subcommand whose feature has not been built yet."""
-
-
 class TransientError(RsvlError):
     """A failure that may pass when retried (a server down or rate-limiting for a while).
 
