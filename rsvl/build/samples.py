@@ -190,13 +190,17 @@ def make_sample(task: PartitionTask, context: _Context, imagery: Imagery,
     # result file, written atomically after its chips, is what marks them complete, and a
     # rerun of an unfinished partition rewrites every chip it references.
     folders.path(image).write_bytes(chip.encode(settings.rule.image_format))
-    record = Record(
-        key=key, image=image, captions=captions, split=split, source=settings.source,
-        licence=settings.licence, osm_ids=[osm_id] + [i for i, _ in around], tags=tags,
-        footprint=[float(v) for v in chip.bounds], crs=chip.crs, gsd_m=float(chip.gsd_m),
-        extra={"pixel_sha256": pixel_hash(chip.rgb)},
-    )
-    return record.to_dict()
+    record: dict[str, Any] = {
+        "key": key, "image": image, "captions": captions, "split": split,
+        "source": settings.source, "licence": settings.licence,
+        "osm_ids": [osm_id] + [i for i, _ in around], "tags": tags,
+        "footprint": [float(v) for v in chip.bounds], "crs": chip.crs,
+        "gsd_m": float(chip.gsd_m), "extra": {"pixel_sha256": pixel_hash(chip.rgb)},
+    }
+    # Record validates the fields; the plain dict is returned as it is because
+    # Record.to_dict's deep copy (dataclasses.asdict) costs as much as captioning the chip.
+    Record(**record)
+    return record
 
 
 def make_partition(task: PartitionTask) -> None:
