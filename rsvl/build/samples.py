@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
-from shapely.geometry import box
 
 from rsvl.build.chips import (
     ChipRejected,
@@ -92,14 +92,26 @@ class _Context:
         self.geometries = shapely.from_wkb([wkb for _, _, wkb in context])
         self.tree = shapely.STRtree(self.geometries)
 
-    def around(self, bounds: tuple[float, float, float, float],
-               focus_id: str) -> list[tuple[str, dict[str, str]]]:
-        """Features intersecting the chip other than the focus object, nearest first."""
-        centre = shapely.Point((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
-        hits = self.tree.query(box(*bounds), predicate="intersects").tolist()
-        distances = shapely.distance(self.geometries[hits], centre).tolist() if hits else []
-        nearest = sorted(zip(distances, (self.osm_ids[i] for i in hits), hits, strict=True))
-        return [(osm_id, self.tags[i]) for _, osm_id, i in nearest if osm_id != focus_id]
+    def around(self, chips: list[tuple[float, float, float, float]],
+               focus_ids: list[str]) -> list[list[tuple[str, dict[str, str]]]]:
+        """Per chip, the features intersecting it other than its focus object, nearest first.
+
+        One tree query and one distance call for all the partition's chips: per-chip shapely
+        calls cost more than the captions they feed.
+        """
+        if not chips:
+            return []
+        minx, miny, maxx, maxy = np.array(chips, dtype=np.float64).T
+        chip_index, hits = self.tree.query(shapely.box(minx, miny, maxx, maxy),
+                                           predicate="intersects")
+        centres = shapely.points((minx + maxx) / 2, (miny + maxy) / 2)
+        distances = shapely.distance(self.geometries[hits], centres[chip_index]).tolist()
+        found: list[list[tuple[float, str, int]]] = [[] for _ in chips]
+        for chip, hit, distance in zip(chip_index.tolist(), hits.tolist(), distances,
+                                       strict=True):
+            found[chip].append((distance, self.osm_ids[hit], hit))
+        return [[(osm_id, self.tags[i]) for _, osm_id, i in sorted(nearest) if osm_id != focus]
+                for nearest, focus in zip(found, focus_ids, strict=True)]
 
 
 class _ChipFolders:
@@ -154,35 +166,45 @@ def worker_imagery(imagery: Imagery) -> Imagery:
     return imagery
 
 
-def make_sample(task: PartitionTask, context: _Context, imagery: Imagery,
-                folders: _ChipFolders, osm_id: str, tags: dict[str, str],
-                object_bounds: tuple[float, float, float, float]) -> dict[str, Any]:
-    """Make one focus object's chip and record; returns the record as a dict.
-
-    Args:
-        task: The partition's task.
-        context: The partition's indexed context features.
-        imagery: The reader to read the chip with (see :func:`worker_imagery`).
-        folders: The partition's chip folders.
-        osm_id: The focus object's id.
-        tags: Its cleaned tags.
-        object_bounds: Its footprint's bounds in the imagery CRS.
+def frame_sample(settings: SampleSettings, imagery: Imagery,
+                 object_bounds: tuple[float, float, float, float]
+                 ) -> tuple[tuple[float, float, float, float], str]:
+    """A focus object's chip footprint and split, decided before any pixel is read.
 
     Raises:
-        ChipRejected: The object or its chip is unusable (the reason says why).
+        ChipRejected: The object cannot be framed, or its chip straddles split cells.
     """
-    settings = task.settings
     bounds = frame_chip(object_bounds, settings.native_res, settings.rule)
     bounds = fit_inside(bounds, object_bounds, imagery.bounds)
-    # The split is decided before reading pixels: straddling chips cost no read.
+    # Straddling chips cost no read.
     split = split_of_footprint(transform_bounds(bounds, imagery.crs, GRID_CRS),
                                settings.split_cell, settings.seed, settings.split_fractions)
     if split is None:
         raise ChipRejected(STRADDLES)
+    return bounds, split
+
+
+def make_sample(settings: SampleSettings, imagery: Imagery, folders: _ChipFolders,
+                osm_id: str, tags: dict[str, str], bounds: tuple[float, float, float, float],
+                split: str, around: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+    """Read, check, caption and write one framed chip; returns its record as a dict.
+
+    Args:
+        settings: The build's sample settings.
+        imagery: The reader to read the chip with (see :func:`worker_imagery`).
+        folders: The partition's chip folders.
+        osm_id: The focus object's id.
+        tags: Its cleaned tags.
+        bounds: The chip footprint (:func:`frame_sample`).
+        split: The chip's split (:func:`frame_sample`).
+        around: ``(osm_id, tags)`` of the other features in the chip, nearest first.
+
+    Raises:
+        ChipRejected: The chip's pixels are unusable (the reason says why).
+    """
     chip = imagery.read(bounds, settings.rule.chip_size, bands=settings.bands)
     check_pixels(chip.rgb, chip.valid, settings.rule)
     key = sample_key(settings.source, osm_id)
-    around = context.around(bounds, osm_id)
     captions = make_captions(tags, [t for _, t in around],
                              seed=f"{settings.seed}:{key}", n=settings.captions_per_chip)
     image = chip_path(key, settings.rule.image_format)
@@ -209,15 +231,24 @@ def make_partition(task: PartitionTask) -> None:
     Each result row is ``{"record": {...}}`` for a kept chip or ``{"osm_id": ..., "rejected":
     reason}`` for a rejected focus object, in the focus objects' order.
     """
-    context = _Context(task.context)
     imagery = worker_imagery(task.imagery)
     folders = _ChipFolders(task.root)
     footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in task.focus])).tolist()
     rows: list[dict[str, Any]] = []
+    framed: list[tuple[int, str, dict[str, str], tuple[float, float, float, float], str]] = []
     for (osm_id, tags, _), object_bounds in zip(task.focus, footprints, strict=True):
         try:
-            rows.append({"record": make_sample(task, context, imagery, folders, osm_id, tags,
-                                               tuple(object_bounds))})
+            bounds, split = frame_sample(task.settings, imagery, tuple(object_bounds))
+            framed.append((len(rows), osm_id, tags, bounds, split))
+            rows.append({})  # filled below, once the chip is read
         except ChipRejected as rejection:
             rows.append({"osm_id": osm_id, "rejected": rejection.reason})
+    arounds = _Context(task.context).around([chip[3] for chip in framed],
+                                            [chip[1] for chip in framed])
+    for (row, osm_id, tags, bounds, split), around in zip(framed, arounds, strict=True):
+        try:
+            rows[row] = {"record": make_sample(task.settings, imagery, folders, osm_id, tags,
+                                               bounds, split, around)}
+        except ChipRejected as rejection:
+            rows[row] = {"osm_id": osm_id, "rejected": rejection.reason}
     write_result(task.result, rows)
