@@ -124,14 +124,33 @@ def check_pixels(rgb: np.ndarray, valid: np.ndarray, rule: ChipRule) -> None:
     Raises:
         ChipRejected: ``mostly_nodata`` or ``blank``.
     """
-    valid_fraction = float(valid.mean()) if valid.size else 0.0
+    # The count divided by the size is the mean of the mask, bit for bit, at a fifth the cost.
+    valid_fraction = np.count_nonzero(valid) / valid.size if valid.size else 0.0
     if valid_fraction < rule.min_valid_fraction:
         raise ChipRejected(MOSTLY_NODATA)
     # Every other pixel tells a blank chip from a textured one at a quarter of the cost.
     sample, sample_valid = rgb[::2, ::2], valid[::2, ::2]
     pixels = sample if valid_fraction == 1.0 else sample[sample_valid]
-    if float(pixels.std()) < rule.min_pixel_std:
+    if _std_below(pixels, rule.min_pixel_std):
         raise ChipRejected(BLANK)
+
+
+def _std_below(pixels: np.ndarray, threshold: float) -> bool:
+    """Whether ``float(pixels.std()) < threshold``, from exact integer sums where that is sure.
+
+    Integer pixel sums give the exact variance at half the cost of ``ndarray.std``; a variance
+    within a millionth of ``threshold ** 2`` (where the rounding of ``std`` could matter) and
+    the degenerate cases are decided by ``std`` itself, so the answer never differs.
+    """
+    if pixels.size == 0 or threshold <= 0 or pixels.dtype.kind not in "ub":
+        return float(pixels.std()) < threshold
+    values = pixels.astype(np.int64).ravel()
+    total, squares = int(values.sum()), int(values @ values)
+    variance = (pixels.size * squares - total * total) / pixels.size**2
+    limit = threshold * threshold
+    if abs(variance - limit) > 1e-6 * limit:
+        return variance < limit
+    return float(pixels.std()) < threshold
 
 
 def pixel_hash(rgb: np.ndarray) -> str:

@@ -74,6 +74,29 @@ def test_pixel_checks() -> None:
     assert blank.value.reason == BLANK
 
 
+def _is_blank(rgb: np.ndarray) -> bool:
+    try:
+        check_pixels(rgb, np.ones(rgb.shape[:2], bool), RULE)
+    except ChipRejected as rejection:
+        return rejection.reason == BLANK
+    return False
+
+
+def test_blank_check_agrees_with_numpy_std_at_the_threshold() -> None:
+    # Sampled pixels 118/122 (std exactly 2.0, not below the 2.0 threshold), then with one
+    # sampled value moved closer to the mean (std just below): the exact integer path must
+    # give numpy's answer on both sides.
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[::2, ::2] = np.where(np.arange(8)[:, None, None] % 2, 118, 122)
+    assert float(rgb[::2, ::2].std()) == 2.0 and not _is_blank(rgb)
+    rgb[0, 0, 0] = 121
+    assert float(rgb[::2, ::2].std()) < 2.0 and _is_blank(rgb)
+    rng = np.random.default_rng(3)
+    for spread in (1, 2, 3, 4):
+        noisy = (120 + rng.integers(-spread, spread + 1, (16, 16, 3))).astype(np.uint8)
+        assert _is_blank(noisy) == (float(noisy[::2, ::2].std()) < RULE.min_pixel_std)
+
+
 def test_chip_path_is_bucketed_and_stable() -> None:
     path = chip_path("osm-way-1", "jpg")
     assert path.startswith("chips/") and path.endswith("/osm-way-1.jpg")
