@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from shapely.geometry import box
+import shapely
+from shapely.geometry.base import BaseGeometry
 
 from rsvl.data.atomic import atomic_open
 from rsvl.data.records import SPLITS, Record
@@ -126,7 +128,18 @@ def write_parquet(root: Path, records: Sequence[Record]) -> dict[str, int]:
 def write_footprints(root: Path, records: Sequence[Record]) -> None:
     """Write ``root/footprints.parquet``: a GeoParquet index of chip footprints in EPSG:4326."""
     records = [r for r in records if r.footprint is not None]
-    geometries = [footprint_to_crs(box(*(r.footprint or ())), str(r.crs), WGS84) for r in records]
+    geometries: list[BaseGeometry | None] = [None] * len(records)
+    by_crs: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        by_crs.setdefault(str(record.crs), []).append(index)
+    # One reprojection per CRS of all its boxes as a collection (each point is projected
+    # alone either way): per-box calls cost more than the rest of the index.
+    for crs, indices in by_crs.items():
+        corners = np.array([records[i].footprint for i in indices], dtype=np.float64).T
+        boxes = shapely.GeometryCollection(list(shapely.box(*corners)))
+        moved = footprint_to_crs(boxes, crs, WGS84).geoms  # type: ignore[attr-defined]
+        for index, geometry in zip(indices, moved, strict=True):
+            geometries[index] = geometry
     frame = gpd.GeoDataFrame(
         {
             "key": [r.key for r in records],
