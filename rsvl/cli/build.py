@@ -8,13 +8,12 @@ import their dependencies lazily (so ``rsvl build --help`` stays fast).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rsvl.cli import build_dedup, build_import, build_land_cover, build_vqa
+from rsvl.cli.options import add_imagery_arguments, key_value
 
 HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
 
@@ -26,22 +25,6 @@ class Job:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
-
-
-def _reader_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with a JSON value (``max_zoom=17``, ``bounds=[w,s,e,n]``) or plain text."""
-    key, value = _key_value(text)
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
 
 
 def _scheduler_spec(text: str) -> str:
@@ -61,13 +44,7 @@ def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
     rule = ChipRule()
     parser.add_argument("--osm", required=True, help="OSM source: .osm, .osm.bz2, .osm.pbf, "
                         "GeoJSON or GeoParquet")
-    parser.add_argument("--imagery", required=True,
-                        help="GeoTIFF/COG/VRT (a path, /vsicurl/, /vsis3/ or https:// URL), a "
-                        "{z}/{x}/{y} tile folder, an MBTiles file or a tile server URL template "
-                        "https://host/{z}/{x}/{y}.png")
-    parser.add_argument("--imagery-option", type=_reader_option, action="append", default=[],
-                        metavar="KEY=VALUE", help="imagery reader option, e.g. max_zoom=17, "
-                        "bounds=[W,S,E,N], cache=DIR, missing=error, retries=6 (repeatable)")
+    add_imagery_arguments(parser)
     parser.add_argument("--out", required=True, help="output dataset folder (a rerun resumes)")
     parser.add_argument("--source", default="osm", help="dataset name: records' source and "
                         "key prefix (default: osm)")
@@ -102,7 +79,7 @@ def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
                         help="side of a spatial partition in native pixels")
     parser.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
     parser.add_argument("--bands", type=int, nargs="+", help="1-based source bands for RGB")
-    parser.add_argument("--default-tag", type=_key_value, action="append", default=[],
+    parser.add_argument("--default-tag", type=key_value, action="append", default=[],
                         metavar="KEY=VALUE",
                         help="tag for exports without tag columns (Kampala: building=yes)")
     parser.add_argument("--clip-filter", metavar="MODEL",

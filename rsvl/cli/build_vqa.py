@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rsvl.cli.options import add_imagery_arguments
 from rsvl.errors import ConfigError
 
 HELP = "RSVQA-style question sets (official JSON layout) from OSM features over imagery"
@@ -17,7 +18,7 @@ HELP = "RSVQA-style question sets (official JSON layout) from OSM features over 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Inputs (``--osm`` + ``--imagery``, or ``--region``), chips, questions, splits."""
     parser.add_argument("--osm", help="OSM source: .osm, .osm.bz2, .osm.pbf, GeoJSON, GeoParquet")
-    parser.add_argument("--imagery", help="GeoTIFF/COG/VRT, {z}/{x}/{y} tile folder or MBTiles")
+    add_imagery_arguments(parser, required=False)
     parser.add_argument("--region", help="a synthetic region folder (`rsvl region`): its OSM "
                         "file and orthophoto, instead of --osm/--imagery")
     parser.add_argument("--out", required=True, help="output folder (a rerun resumes)")
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         chip_size=args.chip_size, chip_gsd_factor=args.chip_gsd_factor, image_format=args.format,
         seed=args.seed, split_cell_m=args.split_cell_m,
         split_fractions=tuple(args.split_fractions), questions=questions,
-        partition_px=args.partition_px, workers=args.workers)
+        partition_px=args.partition_px, workers=args.workers,
+        imagery_options=dict(args.imagery_option))
     result = build_vqa(config, command=["rsvl", *sys.argv[1:]])
     print(result.summary())
     return 0

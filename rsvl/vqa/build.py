@@ -81,6 +81,8 @@ class VqaBuildConfig:
         workers: Worker processes (the output does not depend on it).
         bands: 1-based source bands for RGB (``None``: the reader's default).
         read_options: Extra keyword arguments for ``rsvl.osm.read_features``.
+        imagery_options: Reader options for :func:`rsvl.imagery.open_imagery` (a tile
+            server's ``max_zoom``, ``cache``, ``missing``...).
         min_valid_fraction, min_pixel_std: Chip rejection thresholds (as in the caption build).
     """
 
@@ -100,6 +102,7 @@ class VqaBuildConfig:
     workers: int = 1
     bands: tuple[int, ...] | None = None
     read_options: dict[str, Any] = field(default_factory=dict)
+    imagery_options: dict[str, Any] = field(default_factory=dict)
     min_valid_fraction: float = 0.98
     min_pixel_std: float = 2.0
 
@@ -231,7 +234,7 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
         ConfigError: An invalid setting, or ``out`` holds a build with other settings.
     """
     root = Path(config.out)
-    imagery = open_imagery(config.imagery, licence=config.licence)
+    imagery = open_imagery(config.imagery, licence=config.licence, **config.imagery_options)
     focus = load_focus_features(config.osm, imagery, config.read_options)
     check_resumable(root / PARTITIONS_DIR, config.to_dict())
     remove_stale_temporaries(root)  # half-written files of a killed run

@@ -72,3 +72,27 @@ def test_tile_server_build_equals_tile_folder_build(region: Any, server: Any,
     server.configure(fail_first=10_000)
     build("dask", "--scheduler", "local:2")
     assert sum(server.gets().values()) == 0
+
+
+def test_vqa_build_reads_a_tile_server_too(region: Any, server: Any, tmp_path: Path) -> None:
+    local = open_imagery(region.tiles_dir)
+    west, south, east, north = transform_bounds(local.bounds, local.crs, "EPSG:4326")
+    bounds = [west + 1e-9, south + 1e-9, east - 1e-9, north - 1e-9]  # the folder's tiles
+    server.configure(fail_first=0, fail_status=503, retry_after=None, hidden=[])
+    template = server.url + "/tiles/{z}/{x}/{y}.png"
+    common = ["--osm", str(region.osm_path), "--name", "T", "--chip-size", "64",
+              "--split-fractions", "0.5", "0", "0.5"]
+    assert main(["build", "vqa", *common, "--imagery", str(region.tiles_dir),
+                 "--out", str(tmp_path / "local")]) == 0
+    assert main(["build", "vqa", *common, "--imagery", template, "--out", str(tmp_path / "remote"),
+                 "--imagery-option", f"max_zoom={local.zooms[-1]}",
+                 "--imagery-option", f"min_zoom={local.zooms[0]}",
+                 "--imagery-option", f"bounds={json.dumps(bounds)}"]) == 0
+    # The RSVQA files and images; the manifest and resume state name each build's imagery.
+    files = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*")
+                   if p.is_file() and p.name != "manifest.json" and ".partitions" not in p.parts)
+    assert any("questions" in p.name for p in files) and any(p.suffix == ".png" for p in files)
+    for name in files:
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name
+                                                             ).read_bytes()
+    assert sum(server.gets().values()) > 0
