@@ -42,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RsvlError as error:
         print(f"rsvl train: error: {error}", file=sys.stderr)
         return 2
-    print(f"finished at step {result.step} on {result.num_processes} process(es); "
-          f"run folder {result.out_dir}")
+    if os.environ.get("RANK", "0") == "0":  # every rank gets here; one says so
+        print(f"finished at step {result.step} on {result.num_processes} process(es); "
+              f"run folder {result.out_dir}")
     return 0
 
 
