@@ -1,5 +1,9 @@
 """Reads over the network: retries with exponential backoff, and HTTP GETs of tiles.
 
+GETs go through a ``requests.Session`` when the caller keeps one: its connection pool reuses
+one TCP/TLS connection per host, where a fresh connection per tile would cost a handshake
+(tens of milliseconds over TLS) for every tile.
+
 A read that fails for a reason that may pass (a timeout, a dropped connection, HTTP 429 or 5xx)
 is retried after a growing, jittered delay (the server's ``Retry-After`` when it sends one);
 when the attempts run out it raises :class:`rsvl.errors.RemoteReadError`, which schedulers
@@ -9,21 +13,20 @@ retry. Answers that will not change (404, 403, 400) are never retried.
 from __future__ import annotations
 
 import email.utils
-import http.client
 import random
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import requests
 
 from rsvl import __version__
 from rsvl.errors import InputError, RemoteReadError
 
 T = TypeVar("T")
 
-USER_AGENT = f"rsvl/{__version__} (remote-sensing dataset builder; Python urllib)"
+USER_AGENT = f"rsvl/{__version__} (remote-sensing dataset builder; Python requests)"
 # Statuses worth retrying: timeouts, rate limits and server-side failures.
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # "No such tile": the pixels are absent, not the server.
@@ -103,32 +106,38 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def http_get(url: str, policy: RetryPolicy, timeout_s: float) -> bytes | None:
+def http_get(url: str, policy: RetryPolicy, timeout_s: float,
+             session: requests.Session | None = None) -> bytes | None:
     """The body at ``url``, or ``None`` when the server says it does not exist (404/410/204).
+
+    Args:
+        url: What to GET.
+        policy: Retries for transient failures.
+        timeout_s: Connect and read timeout of one attempt.
+        session: A session whose pooled connections to reuse (default: a one-off connection).
 
     Raises:
         InputError: The server refuses the request for good (401, 403, 400...).
         RemoteReadError: Transient failures outlasted ``policy``.
     """
+    client = session if session is not None else requests
 
     def attempt() -> bytes | None:
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return None if response.status == 204 else bytes(response.read())
-        except urllib.error.HTTPError as error:
-            error.close()
-            if error.code in MISSING_STATUS:
-                return None
-            status = f"HTTP {error.code} {error.reason}"
-            if error.code in TRANSIENT_STATUS:
-                retry_after = retry_after_seconds(error.headers.get("Retry-After"))
-                raise Retryable(status, retry_after) from None
+            response = client.get(url, headers={"User-Agent": USER_AGENT}, timeout=timeout_s)
+            body = response.content
+        except requests.RequestException as error:
+            # Connection refused or reset, timeouts, truncated bodies: all may pass.
+            raise Retryable(f"{type(error).__name__}: {error}") from None
+        if response.status_code in MISSING_STATUS:
+            return None
+        if response.status_code >= 400:
+            status = f"HTTP {response.status_code} {response.reason}"
+            if response.status_code in TRANSIENT_STATUS:
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                raise Retryable(status, retry_after)
             raise InputError(f"GET {url}: {status}; check the URL template and any key or "
-                             "token it needs") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
-            # Connection refused or reset, timeouts (OSError), truncated bodies (HTTPException).
-            reason = getattr(error, "reason", None) or error
-            raise Retryable(f"{type(error).__name__}: {reason}") from None
+                             "token it needs")
+        return bytes(body)
 
     return with_retries(attempt, policy, f"GET {url}")

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from rsvl.data.atomic import atomic_open, read_json, write_json
 from rsvl.errors import ConfigError, InputError
 from rsvl.imagery.geo import WEB_MERCATOR, WGS84, transform_bounds
@@ -83,6 +85,9 @@ class TileServerImagery(TilePyramid):
         missing_tiles: Tiles this reader found missing (each counted once while cached).
     """
 
+    # The HTTP session (its pooled keep-alive connections) stays with the process that made it.
+    _unpicklable = (*TilePyramid._unpicklable, "_http")
+
     def __init__(self, source: str | Path, licence: str = "unknown",
                  max_zoom: int | None = None, min_zoom: int | None = None,
                  zoom: int | None = None, bounds: Sequence[float] | None = None,
@@ -126,7 +131,7 @@ class TileServerImagery(TilePyramid):
     def _tilejson(self) -> dict[str, Any]:
         """The TileJSON document ``source`` names (a URL or a file)."""
         if "://" in self.source:
-            data = http_get(self.source, self.policy, self.timeout_s)
+            data = http_get(self.source, self.policy, self.timeout_s, self._session)
             if data is None:
                 raise InputError(f"{self.source}: TileJSON does not exist (HTTP 404)")
         else:
@@ -161,6 +166,21 @@ class TileServerImagery(TilePyramid):
         # Rows are cached in XYZ order whatever the server's scheme: say so for tile folders.
         write_json(metadata, {"tiles": [origin], "scheme": "xyz"})
 
+    @property
+    def _session(self) -> requests.Session:
+        """This process's HTTP session, made on first use (keep-alive across tiles)."""
+        session = self.__dict__.get("_http")
+        if session is None:
+            session = self.__dict__["_http"] = requests.Session()
+        return session
+
+    def close(self) -> None:
+        """Close the pooled HTTP connections; the next read opens new ones."""
+        session = self.__dict__.pop("_http", None)
+        if session is not None:
+            session.close()
+        super().close()
+
     def tile_url(self, zoom: int, x: int, y: int) -> str:
         """URL of the XYZ tile ``zoom/x/y``."""
         row = flip_y(zoom, y) if self.scheme == "tms" else y
@@ -176,13 +196,13 @@ class TileServerImagery(TilePyramid):
     def _fetch(self, zoom: int, x: int, y: int) -> bytes | None:
         """The tile's bytes from the cache or the server; ``None`` when the server lacks it."""
         if self.cache is None:
-            return http_get(self.tile_url(zoom, x, y), self.policy, self.timeout_s)
+            return http_get(self.tile_url(zoom, x, y), self.policy, self.timeout_s, self._session)
         path = self._cache_path(zoom, x, y)
         try:
             return path.read_bytes()
         except FileNotFoundError:
             pass
-        data = http_get(self.tile_url(zoom, x, y), self.policy, self.timeout_s)
+        data = http_get(self.tile_url(zoom, x, y), self.policy, self.timeout_s, self._session)
         if data is not None:
             with atomic_open(path, "wb") as handle:
                 handle.write(data)

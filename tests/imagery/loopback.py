@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
-# Control paths: POST a JSON of knobs to /__config; GET /__gets for the GET counts per path.
-CONFIG_PATH, GETS_PATH = "/__config", "/__gets"
+# Control paths: POST a JSON of knobs to /__config; GET /__gets for the GET counts per path,
+# /__connections for how many client connections (TCP ports) those GETs came over.
+CONFIG_PATH, GETS_PATH, CONNECTIONS_PATH = "/__config", "/__gets", "/__connections"
 
 
 class _Server(ThreadingHTTPServer):
@@ -36,6 +37,7 @@ class _Server(ThreadingHTTPServer):
         self.knobs: dict[str, Any] = {"fail_first": 0, "fail_status": 503, "retry_after": None,
                                       "hidden": []}
         self.gets: Counter[str] = Counter()
+        self.clients: set[int] = set()
         self.lock = threading.Lock()
 
 
@@ -64,6 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.knobs.update(knobs)
             self.server.gets.clear()
+            self.server.clients.clear()
         self._send(204 if self.path == CONFIG_PATH else 404)
 
     def do_HEAD(self) -> None:  # noqa: N802
@@ -79,8 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == GETS_PATH:
             return self._send(200, json.dumps(self.server.gets).encode())
+        if path == CONNECTIONS_PATH:
+            return self._send(200, str(len(self.server.clients)).encode())
         with self.server.lock:
             self.server.gets[path] += 1
+            self.server.clients.add(self.client_address[1])
             failing = self.server.gets[path] <= self.server.knobs["fail_first"]
         if failing:
             retry_after = self.server.knobs["retry_after"]
@@ -115,6 +121,11 @@ class LoopbackServer:
         """GETs per path since the last :meth:`configure`."""
         with urllib.request.urlopen(self.url + GETS_PATH, timeout=5) as response:
             return Counter(json.loads(response.read()))
+
+    def connections(self) -> int:
+        """Client connections the GETs since the last :meth:`configure` came over."""
+        with urllib.request.urlopen(self.url + CONNECTIONS_PATH, timeout=5) as response:
+            return int(response.read())
 
 
 @contextmanager

@@ -74,10 +74,15 @@ def test_flaky_server_gives_the_tile_folder_chips(server: Any, local: TileFolder
     assert _same(_chips(remote, local), expected)
     gets = server.gets()
     assert gets and set(gets.values()) == {3}  # each tile fetched once, after two retries
+    # Every GET, failed ones included, went over one kept-alive connection.
+    assert server.connections() == 1 < sum(gets.values())
     assert remote.missing_tiles == 0
-    # Pickled (to a worker process) without a cache of tiles, it reads the same chips again.
+    # Pickled (to a worker process) without its tiles and connections, it reads the same again.
     clone = pickle.loads(pickle.dumps(remote))
-    assert "_tiles" not in clone.__dict__ and _same(_chips(clone, local), expected)
+    assert "_tiles" not in clone.__dict__ and "_http" not in clone.__dict__
+    assert _same(_chips(clone, local), expected)
+    remote.close()
+    assert "_http" not in remote.__dict__
 
 
 def test_dead_server_raises_one_line_remote_read_error(server: Any,
