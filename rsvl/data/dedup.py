@@ -73,11 +73,17 @@ def phash(image: Image.Image) -> int:
 
 
 def dihedral_phashes(image: Image.Image) -> np.ndarray:
-    """pHashes of the image's 4 rotations and their mirror images (identity first), uint64."""
+    """pHashes of the image's 4 rotations and their mirror images (identity first), uint64.
+
+    The 8 variants go through one stacked DCT and one median (as :func:`phash_grey` does one
+    by one): a third of the cost of 8 separate hashes.
+    """
     grey = _grey(image)
-    variants = [np.rot90(grey, k) for k in range(4)]
-    variants += [np.fliplr(v) for v in variants]
-    return np.array([phash_grey(v) for v in variants], dtype=np.uint64)
+    rotations = [np.rot90(grey, k) for k in range(4)]
+    variants = np.stack(rotations + [np.fliplr(v) for v in rotations])
+    low = (_DCT @ variants @ _DCT.T)[:, :LOW_FREQUENCIES, :LOW_FREQUENCIES].reshape(8, -1)
+    bits = low > np.median(low[:, 1:], axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
 
 
 def pixel_sha256(image: Image.Image) -> str:

@@ -87,7 +87,7 @@ class ShardWriter:
         with atomic_open(self.shard_dir / name, "wb") as handle:
             with tarfile.open(fileobj=handle, mode="w") as tar:
                 for record, image, ext in self._pending:
-                    payload = json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True)
+                    payload = record.to_json()
                     _add_member(tar, f"{record.key}.{ext}", image)
                     _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
                     _add_member(tar, f"{record.key}.json", payload.encode())

@@ -66,3 +66,11 @@ def test_malformed_line_names_file_and_line(tmp_path, bad, message):
 def test_missing_records_file(tmp_path):
     with pytest.raises(InputError, match="records file not found"):
         list(read_records(tmp_path / "records.jsonl"))
+
+
+def test_to_json_is_the_key_sorted_json_of_to_dict() -> None:
+    record = Record(key="a-1", image="chips/a-1.jpg", captions=["a satellite image of café"],
+                    split="train", source="osm", licence="CC0", tags={"z": "1", "a": "2"},
+                    footprint=[1.0, 2.0, 3.0, 4.0], extra={"nested": {"b": [1, 2]}})
+    assert record.to_json() == json.dumps(record.to_dict(), ensure_ascii=False, sort_keys=True)
+    assert Record.from_dict(json.loads(record.to_json())) == record
