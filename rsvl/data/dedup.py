@@ -54,12 +54,17 @@ def _dct_matrix(size: int) -> np.ndarray:
 _DCT = _dct_matrix(HASH_SIZE)
 
 
+def _phashes(greys: np.ndarray) -> np.ndarray:
+    """The 64-bit perceptual hashes of a stack of 32x32 greyscale arrays, uint64."""
+    low = (_DCT @ greys @ _DCT.T)[:, :LOW_FREQUENCIES, :LOW_FREQUENCIES].reshape(len(greys), -1)
+    # The DC term only measures brightness: leave it out of the threshold.
+    bits = low > np.median(low[:, 1:], axis=1, keepdims=True)
+    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+
+
 def phash_grey(grey: np.ndarray) -> int:
     """The 64-bit perceptual hash of a 32x32 greyscale array."""
-    coefficients = (_DCT @ grey @ _DCT.T)[:LOW_FREQUENCIES, :LOW_FREQUENCIES].ravel()
-    # The DC term only measures brightness: leave it out of the threshold.
-    bits = coefficients > np.median(coefficients[1:])
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    return int(_phashes(grey[None])[0])
 
 
 def _grey(image: Image.Image) -> np.ndarray:
@@ -75,15 +80,12 @@ def phash(image: Image.Image) -> int:
 def dihedral_phashes(image: Image.Image) -> np.ndarray:
     """pHashes of the image's 4 rotations and their mirror images (identity first), uint64.
 
-    The 8 variants go through one stacked DCT and one median (as :func:`phash_grey` does one
-    by one): a third of the cost of 8 separate hashes.
+    The 8 variants go through one stacked DCT and one median: a third of the cost of 8
+    separate hashes.
     """
     grey = _grey(image)
     rotations = [np.rot90(grey, k) for k in range(4)]
-    variants = np.stack(rotations + [np.fliplr(v) for v in rotations])
-    low = (_DCT @ variants @ _DCT.T)[:, :LOW_FREQUENCIES, :LOW_FREQUENCIES].reshape(8, -1)
-    bits = low > np.median(low[:, 1:], axis=1, keepdims=True)
-    return np.packbits(bits, axis=1).view(">u8").ravel().astype(np.uint64)
+    return _phashes(np.stack(rotations + [np.fliplr(v) for v in rotations]))
 
 
 def pixel_sha256(image: Image.Image) -> str:
