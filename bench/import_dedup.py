@@ -36,7 +36,6 @@ import statistics
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 import rasterio
 from PIL import Image
+from timing import alternated_rounds
 
 from rsvl.data.atomic import write_json
 from rsvl.data.dedup import (
@@ -207,13 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                                                "baseline import": bare_import,
                                                "rsvl dedup": rsvl_dedup,
                                                "baseline dedup": bare_dedup}
-        seconds: dict[str, list[float]] = {name: [] for name in loops}
-        found: dict[str, Any] = {}
-        for _ in range(args.rounds):  # alternated so both see the same machine load
-            for name, loop in loops.items():
-                start = time.perf_counter()
-                found[name] = loop()
-                seconds[name].append(time.perf_counter() - start)
+        seconds, found = alternated_rounds(loops, args.rounds)
     speed = {name: count / statistics.median(times) for name, times in seconds.items()}
     results: dict[str, Any] = {}
     for stage in ("import", "dedup"):

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from timing import alternated_rounds
 
 from rsvl.data.atomic import write_json
 from rsvl.evaluation.features import FeatureOptions
@@ -158,13 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "rsvl head": rsvl_eval("head"),
             "baseline head": lambda: baseline_head(loaded, dataset, args.batch_size, head),
         }
-        seconds: dict[str, list[float]] = {name: [] for name in loops}
-        answers: dict[str, Any] = {}
-        for _ in range(args.rounds):  # alternated so both see the same machine load
-            for name, loop in loops.items():
-                start = time.perf_counter()
-                answers[name] = loop()
-                seconds[name].append(time.perf_counter() - start)
+        seconds, answers = alternated_rounds(loops, args.rounds)
     count = len(dataset.questions)
     speed = {name: count / statistics.median(times) for name, times in seconds.items()}
     results: dict[str, Any] = {}
