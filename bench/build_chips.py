@@ -33,9 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rsvl.build.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
-from rsvl.build.chips import BLANK, MOSTLY_NODATA, ChipRule
-from rsvl.build.partitions import read_result
+from rsvl.builders.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
+from rsvl.builders.chips import BLANK, MOSTLY_NODATA, ChipRule
+from rsvl.builders.partitions import read_result
 from rsvl.imagery import open_imagery
 from rsvl.synth import generate_region
 from rsvl.synth.region import RegionInfo

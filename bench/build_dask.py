@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rsvl.build.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
-from rsvl.build.chips import ChipRule
+from rsvl.builders.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
+from rsvl.builders.chips import ChipRule
 from rsvl.synth import generate_region
 
 RESULTS = Path(__file__).resolve().parent / "results" / "build_dask.json"

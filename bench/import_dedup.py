@@ -6,12 +6,12 @@ crop's main land class, split into two sources: A (imported as the test split) a
 train split), where ``--planted`` of B's images are copies of A images (a quarter each: the
 same file, re-encoded at quality 60, resized to 3/4, rotated or mirrored).
 
-Import: ``rsvl.data.importers.import_dataset("folder", ...)`` of A and B (validate, copy the
+Import: ``rsvl.builders.importers.import_dataset("folder", ...)`` of A and B (validate, copy the
 images, records, shards, Parquet, manifest) against a bare loop that reads each file's bytes,
 decodes it with PIL (``Image.load``, as the importer does to check it) and writes the bytes and
 the caption into 1000-sample tars with ``tarfile``.
 
-Dedup: ``rsvl.data.dedup.load_image_set`` of both imported sets and ``deduplicate`` (as
+Dedup: ``rsvl.builders.dedup.load_image_set`` of both imported sets and ``deduplicate`` (as
 ``rsvl build dedup`` calls them) against a bare loop over the same image files: decode, sha256
 of the RGB pixels and size, the same 32x32 LANCZOS greyscale from PIL, then the pHashes of
 its 8 rotations/flips for all images at once (one batched DCT), the nearest evaluation hash
@@ -45,16 +45,16 @@ import rasterio
 from PIL import Image
 from timing import alternated_rounds
 
-from rsvl.data.atomic import write_json
-from rsvl.data.dedup import (
+from rsvl.builders.dedup import (
     DEFAULT_MAX_DISTANCE,
     HASH_SIZE,
     LOW_FREQUENCIES,
     deduplicate,
     load_image_set,
 )
-from rsvl.data.importers import import_dataset
-from rsvl.data.importers.folder import DEFAULT_TEMPLATES, caption
+from rsvl.builders.importers import import_dataset
+from rsvl.builders.importers.folder import DEFAULT_TEMPLATES, caption
+from rsvl.data.atomic import write_json
 from rsvl.synth import generate_region
 
 ROOT = Path(__file__).resolve().parents[1]

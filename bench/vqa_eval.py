@@ -40,10 +40,11 @@ from timing import alternated_rounds
 
 from rsvl.data.atomic import write_json
 from rsvl.evaluation.features import FeatureOptions
+from rsvl.evaluation.vqa import TrainedHead, evaluate_vqa, train_vqa_head
+from rsvl.evaluation.vqa.zero_shot import PROMPT, candidate_answers
 from rsvl.models import LoadedModel, load_clip
 from rsvl.synth import generate_region
-from rsvl.vqa import TrainedHead, VqaSet, evaluate_vqa, list_splits, read_rsvqa, train_vqa_head
-from rsvl.vqa.zero_shot import PROMPT, candidate_answers
+from rsvl.vqa import VqaSet, list_splits, read_rsvqa
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "vqa_eval.json"

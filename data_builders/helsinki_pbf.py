@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from _recipe import parse
 
-from rsvl.build.feature_captions import build_feature_captions
+from rsvl.builders.feature_captions import build_feature_captions
 
 
 def main(argv: Sequence[str] | None = None) -> int:

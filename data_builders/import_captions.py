@@ -8,7 +8,7 @@ A recipe is JSON with three optional steps, run in order; paths are relative to 
 directory::
 
     {"imports": [{"format": "folder", "source": "...", "out": "...", "name": "...",
-                  "licence": "...", ...format options (see rsvl.data.importers)}],
+                  "licence": "...", ...format options (see rsvl.builders.importers)}],
      "dedup": {"eval": ["ROOT[:splits]"], "train": ["ROOT[:splits]"], "out": "...",
                "max_distance": 6},
      "mixture": {"path": "mixtures/mix.json", "name": "...", "datasets": [...]}}
@@ -21,9 +21,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rsvl.builders.dedup import deduplicate, load_image_set, parse_set, table_markdown
+from rsvl.builders.importers import import_dataset
 from rsvl.data.atomic import write_json
-from rsvl.data.dedup import deduplicate, load_image_set, parse_set, table_markdown
-from rsvl.data.importers import import_dataset
 from rsvl.data.mixtures import load_mixture
 from rsvl.errors import RsvlError
 

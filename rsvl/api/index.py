@@ -32,7 +32,7 @@ from rsvl.api.images import IMAGE_SUFFIXES, GeoWindow, describe, iter_images, to
 from rsvl.api.model import RsvlModel, load_model
 from rsvl.api.tiling import chip_extent, chip_grid
 from rsvl.data.atomic import atomic_folder, write_json
-from rsvl.data.records import read_records
+from rsvl.data.records import RECORDS_FILE, read_records
 from rsvl.data.shards import SIZES_FILE, iter_shard, list_shards, read_sizes
 from rsvl.errors import ConfigError, InputError
 
@@ -41,7 +41,6 @@ FORMAT_VERSION = 1
 HEADER_FILE = "index.json"
 EMBEDDINGS_FILE = "embeddings.npy"
 METADATA_FILE = "metadata.parquet"
-RECORDS_FILE = "records.jsonl"
 # Footprints of records in different CRSs are brought to one, longitude/latitude.
 COMMON_CRS = "EPSG:4326"
 STORAGE_DTYPES = ("float32", "float16")

@@ -1,4 +1,4 @@
-"""Seeded captions from templates kept as data (``templates.json``), SkyScript style.
+"""Seeded captions from templates kept as data (``caption_templates.json``), SkyScript style.
 
 The first caption is always SkyScript's ``a satellite image of {focus}``; the next one, when
 there are surrounding objects, names them with counts; the rest are drawn from aerial and
@@ -24,7 +24,7 @@ DEFAULT_TEMPLATE_SET = "skyscript"
 
 @dataclass(frozen=True)
 class TemplateSet:
-    """One named set of caption templates (see ``templates.json``)."""
+    """One named set of caption templates (see ``caption_templates.json``)."""
 
     name: str
     plain: str
@@ -43,7 +43,7 @@ def _template_sets() -> dict[str, TemplateSet]:
             tuple(entry["with_context"]),
             entry["max_context"],
         )
-        for name, entry in load_data("rsvl.captions", "templates.json").items()
+        for name, entry in load_data("rsvl.captions", "caption_templates.json").items()
     }
 
 
@@ -94,7 +94,7 @@ def make_captions(
         context: Tags of the other objects in the chip, nearest or largest first.
         seed: Seeds the choice of templates (for example the chip's key).
         n: Number of captions wanted.
-        template_set: Name of a set in ``templates.json``.
+        template_set: Name of a set in ``caption_templates.json``.
 
     Returns:
         Up to ``n`` distinct captions: first ``a satellite image of {focus}``, then (when the

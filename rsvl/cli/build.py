@@ -28,7 +28,7 @@ class Job:
 
 
 def _scheduler_spec(text: str) -> str:
-    from rsvl.build.scheduler import check_scheduler
+    from rsvl.builders.scheduler import check_scheduler
     from rsvl.errors import ConfigError
 
     try:
@@ -39,7 +39,7 @@ def _scheduler_spec(text: str) -> str:
 
 def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by every job that cuts chips."""
-    from rsvl.build.chips import ChipRule
+    from rsvl.builders.chips import ChipRule
 
     rule = ChipRule()
     parser.add_argument("--osm", required=True, help="OSM source: .osm, .osm.bz2, .osm.pbf, "
@@ -89,8 +89,8 @@ def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """Run (or resume) the caption build the job's arguments describe and print its report."""
-    from rsvl.build.captions import CaptionBuildConfig, build_captions
-    from rsvl.build.chips import ChipRule
+    from rsvl.builders.captions import CaptionBuildConfig, build_captions
+    from rsvl.builders.chips import ChipRule
 
     rule = ChipRule(
         chip_size=args.chip_size, margin=args.margin, min_object_px=args.min_object_px,
@@ -122,7 +122,7 @@ def _run_captions(args: argparse.Namespace) -> int:
 
 
 def _add_classification(parser: argparse.ArgumentParser) -> None:
-    from rsvl.build.benchmark_sets import list_classification_tasks
+    from rsvl.builders.benchmark_sets import list_classification_tasks
 
     _add_chip_arguments(parser)
     parser.add_argument("--tasks", nargs="+", default=list_classification_tasks(),
@@ -134,7 +134,7 @@ def _add_classification(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_classification(args: argparse.Namespace) -> int:
-    from rsvl.build.benchmark_sets import write_classification_sets
+    from rsvl.builders.benchmark_sets import write_classification_sets
 
     result = _build(args)
     for made in write_classification_sets(result.root, result.records, args.tasks,
@@ -151,7 +151,7 @@ def _add_retrieval(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_retrieval(args: argparse.Namespace) -> int:
-    from rsvl.build.benchmark_sets import write_retrieval_set
+    from rsvl.builders.benchmark_sets import write_retrieval_set
 
     result = _build(args)
     path = write_retrieval_set(result.root, result.records, args.split)

@@ -13,7 +13,7 @@ HELP = "find duplicate images across datasets; exclude evaluation images from tr
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Evaluation and training sets as ``ROOT[:split,split]``, thresholds, optional model."""
-    from rsvl.data.dedup import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_COSINE
+    from rsvl.builders.dedup import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_COSINE
 
     parser.add_argument("--eval", nargs="+", required=True, metavar="ROOT[:SPLITS]",
                         help="evaluation datasets (default splits: val,test)")
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fingerprint the sets, write removals and the overlap table, print the table."""
-    from rsvl.data.dedup import deduplicate, load_image_set, parse_set, table_markdown
+    from rsvl.builders.dedup import deduplicate, load_image_set, parse_set, table_markdown
 
     eval_sets = [load_image_set(*parse_set(s, ("val", "test"))) for s in args.eval]
     train_sets = [load_image_set(*parse_set(s, ("train",))) for s in args.train]

@@ -18,7 +18,7 @@ FORMATS = ("karpathy", "csv", "folder", "hf")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of every format; each format reads only its own (see ``rsvl.data.importers``)."""
+    """Options of every format; each format reads only its own (see ``rsvl.builders.importers``)."""
     parser.add_argument("source", help="caption JSON, CSV/TSV, class-folder root, or Hugging "
                         "Face dataset id / builder (parquet, imagefolder)")
     parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
@@ -76,7 +76,7 @@ def _split_path(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Import the dataset and print one line per split."""
-    from rsvl.data.importers import get_format, import_dataset
+    from rsvl.builders.importers import get_format, import_dataset
 
     options = format_options(args, get_format(args.fmt).OPTIONS)
     records = import_dataset(args.fmt, args.source, args.out, name=args.name,

@@ -14,7 +14,7 @@ HELP = "land-cover class folders: a synthetic region's grid chips labelled from 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The region, the grid, the purity rule and the split cells (as the caption build's)."""
-    from rsvl.build.land_cover import LandCoverRule
+    from rsvl.builders.land_cover import LandCoverRule
 
     rule = LandCoverRule()
     parser.add_argument("--region", required=True, help="a synthetic region folder (rsvl region)")
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the class folders and print the chips per class."""
-    from rsvl.build.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.builders.land_cover import LandCoverRule, write_land_cover_set
     from rsvl.synth import load_region
 
     rule = LandCoverRule(chip_m=args.chip_m, chip_px=args.chip_px, min_share=args.min_share,

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1),
                         metavar=("TRAIN", "VAL", "TEST"))
     parser.add_argument("--categories", nargs="+", help="object categories to ask about "
-                        "(default: all in rsvl/vqa/templates.json)")
+                        "(default: all in rsvl/vqa/question_templates.json)")
     parser.add_argument("--no-attributes", action="store_true",
                         help="no small/medium/large or shape variants")
     parser.add_argument("--no-relations", action="store_true", help="no spatial relations")
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build (or resume) the question set and print its counts."""
-    from rsvl.vqa.build import VqaBuildConfig, build_vqa
+    from rsvl.builders.vqa import VqaBuildConfig, build_vqa
     from rsvl.vqa.questions import QuestionOptions
 
     osm, imagery, licence = args.osm, args.imagery, args.licence

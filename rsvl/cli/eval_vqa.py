@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, write the result JSON, print its path and a one-line summary."""
     from rsvl.evaluation.features import FeatureOptions
     from rsvl.evaluation.results import make_result, write_result
+    from rsvl.evaluation.vqa.evaluate import evaluate_vqa
+    from rsvl.evaluation.vqa.head import load_head, save_head, train_vqa_head
     from rsvl.models import load_clip
-    from rsvl.vqa.evaluate import evaluate_vqa
-    from rsvl.vqa.head import load_head, save_head, train_vqa_head
     from rsvl.vqa.rsvl_format import read_rsvqa
 
     dataset = read_rsvqa(args.data, _split(args), args.prefix)

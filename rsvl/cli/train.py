@@ -2,14 +2,13 @@
 
 ``rsvl train --config C [--set k=v ...]`` trains in this process (one CPU or GPU);
 ``--processes N`` starts N ranks with ``accelerate launch`` (on CPU with the flags that really
-give N DDP ranks, see docs/environment.md). Several GPUs or nodes: run
+give N DDP ranks, see the README). Several GPUs or nodes: run
 ``accelerate launch -m rsvl.training.launch --config C`` with your own accelerate config.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 
 HELP = "continually pretrain a CLIP model (Accelerate; --processes N for N ranks); wise-ft"
 
@@ -40,29 +39,9 @@ def run(args: argparse.Namespace) -> int:
         out = wise_ft(args.initial, args.trained, args.alpha, args.out)
         print(f"wrote {out} (alpha={args.alpha})")
         return 0
-    from rsvl.errors import ConfigError
-    from rsvl.training import launch
+    from rsvl.training.launch import run_training
 
-    if args.processes < 1:
-        raise ConfigError(f"--processes must be at least 1, got {args.processes}")
-    if args.processes == 1:
-        if args.cpu:
-            import os
-
-            os.environ["ACCELERATE_USE_CPU"] = "1"
-        return launch.main(_script_argv(args))
-    import torch
-
-    cpu = args.cpu or not torch.cuda.is_available()
-    command = launch.accelerate_command(args.processes, args.config, args.overrides, cpu)
-    return subprocess.run(command, env=launch.launch_environment(cpu), check=False).returncode
-
-
-def _script_argv(args: argparse.Namespace) -> list[str]:
-    argv = ["--config", args.config] if args.config else []
-    for override in args.overrides:
-        argv += ["--set", override]
-    return argv
+    return run_training(args.config, args.overrides, args.processes, args.cpu)
 
 
 __all__ = ["HELP", "add_arguments", "run"]

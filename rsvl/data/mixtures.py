@@ -11,7 +11,7 @@ A mixture file is JSON; dataset paths are relative to the file's folder::
     }
 
 ``splits`` defaults to ``["train"]``. A dataset's ``removed.json`` (written by
-:func:`rsvl.data.dedup.deduplicate` next to its shards) is always applied: its keys, images
+:func:`rsvl.builders.dedup.deduplicate` next to its shards) is always applied: its keys, images
 that duplicate an evaluation image, are never sampled.
 
 Two ways to read a mixture:
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rsvl.data.atomic import read_json
-from rsvl.data.dedup import REMOVED_FILE
+from rsvl.data.exclusions import read_removed
 from rsvl.data.records import RECORDS_FILE, SPLITS, read_records
 from rsvl.data.shards import ShardSample, iter_shard, list_shards
 from rsvl.errors import ConfigError, InputError
@@ -142,20 +142,6 @@ def _resolve(path: Path, root: Path, weight: float, probability: float,
         raise ConfigError(f"{path}: dataset {root} has no samples in splits {list(splits)}")
     return MixtureSource(name or root.resolve().name, root, weight, probability, splits, shards,
                          excluded, count)
-
-
-def read_removed(root: str | Path) -> set[str]:
-    """Keys listed in a dataset's ``removed.json`` (empty when de-duplication never ran)."""
-    removed_path = Path(root) / REMOVED_FILE
-    if not removed_path.is_file():
-        return set()
-    try:
-        removed = read_json(removed_path)["removed"]
-    except (InputError, KeyError, TypeError):
-        raise InputError(
-            f"{removed_path} is malformed; rerun rsvl build dedup to rewrite it"
-        ) from None
-    return set(removed)
 
 
 def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0,

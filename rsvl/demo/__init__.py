@@ -6,6 +6,7 @@
 >>> result.report, result.figures["retrieval"]                       # doctest: +SKIP
 """
 
-from rsvl.demo.pipeline import DemoOptions, DemoResult, equivalent_commands, recipe, run_demo
+from rsvl.demo.layout import DemoOptions, DemoResult, equivalent_commands, recipe
+from rsvl.demo.pipeline import run_demo
 
 __all__ = ["DemoOptions", "DemoResult", "equivalent_commands", "recipe", "run_demo"]

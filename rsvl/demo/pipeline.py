@@ -18,86 +18,17 @@ Output folder::
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any
 
 from rsvl.data.atomic import write_json
+from rsvl.demo import stages
+from rsvl.demo.layout import OWNED, DemoOptions, DemoPaths, DemoResult
+from rsvl.demo.summary import write_demo_report
 from rsvl.errors import ConfigError
 
 STAGES = ("region", "datasets", "train", "evaluate", "report")
-# Folders the demo owns inside --out; --fresh removes these and nothing else.
-OWNED = ("region", "data", "land_cover", "vqa", "runs", "results", "figures", "train.json",
-         "report.md", "summary.json")
-TRAINED, UNTRAINED = "trained", "untrained"
-
-
-@cache
-def recipe() -> dict[str, Any]:
-    """The demo's settings (``rsvl/demo/recipe.json``)."""
-    return json.loads(resources.files("rsvl.demo").joinpath("recipe.json").read_text())
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    """What ``rsvl demo`` runs.
-
-    Attributes:
-        out: Output folder.
-        size_m: Side of the synthetic region, metres.
-        seed: Seed of the region, the splits, the captions and the training run.
-        processes: Training ranks (``accelerate launch`` when more than 1).
-        steps: Training steps (``None``: the recipe's).
-        fresh: Delete the demo's previous outputs first.
-        workers: Worker processes of the dataset builds.
-    """
-
-    out: Path
-    size_m: float
-    seed: int = 0
-    processes: int = 1
-    steps: int | None = None
-    fresh: bool = False
-    workers: int = 1
-
-
-@dataclass
-class DemoPaths:
-    """Where each stage writes, under ``out``."""
-
-    out: Path
-
-    def __getattr__(self, name: str) -> Path:
-        folders = {"region": "region", "data": "data", "land_cover": "land_cover", "vqa": "vqa",
-                   "train_config": "train.json", "run": "runs/tiny",
-                   "untrained": "runs/untrained", "results": "results", "figures": "figures",
-                   "report": "report.md", "summary": "summary.json"}
-        if name not in folders:
-            raise AttributeError(name)
-        return self.out / folders[name]
-
-    @property
-    def export(self) -> Path:
-        """The trained model's export folder."""
-        return self.run / "export"
-
-
-@dataclass
-class DemoResult:
-    """What the demo measured: per-stage seconds, figures, and where the report is."""
-
-    paths: DemoPaths
-    seconds: dict[str, float] = field(default_factory=dict)
-    figures: dict[str, dict[str, Any]] = field(default_factory=dict)
-    report: Path | None = None
-
-
 def _stage(result: DemoResult, name: str, say: Callable[[str], None]) -> Callable[[], None]:
     """Announce a stage; the returned callable records its wall time."""
     number = STAGES.index(name) + 1
@@ -124,8 +55,6 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     Raises:
         ConfigError, InputError: A setting or an intermediate artifact is wrong (one line).
     """
-    from rsvl.demo import stages
-    from rsvl.demo.summary import write_demo_report
 
     if options.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {options.processes}")
@@ -169,74 +98,3 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
     write_json(paths.summary, {"seconds": result.seconds, "figures": result.figures,
                                "options": {k: str(v) for k, v in vars(options).items()}})
     return result
-
-
-def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
-    """The CLI command lines that make the demo's artifacts step by step, with what they make.
-
-    Returned as ``(command, what it writes)`` pairs; the report prints them.
-    """
-    paths = DemoPaths(options.out)
-    build = recipe()["build"]
-    chip = (f"--osm {paths.region}/region.osm --imagery {paths.region}/orthophoto.tif "
-            f"--out {paths.data} --source {build['source']} --licence {build['licence']} "
-            f"--chip-size {build['chip_size']} --seed {options.seed} "
-            f"--split-cell-m {build['split_cell_m']:g} --split-fractions "
-            + " ".join(f"{f:g}" for f in build["split_fractions"]))
-    tasks = " ".join(recipe()["classification_tasks"])
-    launch = f" --processes {options.processes} --cpu" if options.processes > 1 else ""
-    preset = recipe()["zero_shot_preset"]
-    eval_common = f"--out {paths.results} --cache-dir {paths.out}/.cache"
-    vqa = recipe()["vqa"]
-    head = recipe()["vqa_head"]
-    land_cover = recipe()["land_cover"]
-    lines = [
-        (f"rsvl region --out {paths.region} --seed {options.seed} --size-m {options.size_m:g}",
-         "region.osm, orthophoto.tif, classes.tif, tiles/, region.json"),
-        (f"rsvl build captions {chip}",
-         "data/chips, records.jsonl, shards/ (WebDataset), parquet/, manifest.json"),
-        (f"rsvl build classification {chip} --tasks {tasks} "
-         f"--min-per-class {recipe()['min_per_class']}",
-         "data/classification/<task>/<class>/*.jpg (test split)"),
-        (f"rsvl build retrieval {chip}", "data/retrieval/dataset.json (Karpathy, test split)"),
-        (f"rsvl build land-cover --region {paths.region} --out {paths.land_cover} "
-         f"--chip-m {land_cover['chip_m']:g} --chip-px {land_cover['chip_px']} "
-         f"--min-share {land_cover['min_share']:g} --min-per-class {recipe()['min_per_class']} "
-         f"--splits test --seed {options.seed} --split-cell-m {build['split_cell_m']:g} "
-         "--split-fractions " + " ".join(f"{f:g}" for f in build["split_fractions"]),
-         "land_cover/<class>/*.jpg (test split grid chips labelled from classes.tif)"),
-        (f"rsvl build vqa --osm {paths.region}/region.osm --imagery {paths.region}/"
-         f"orthophoto.tif --out {paths.vqa} --name SYNTH --licence {build['licence']} "
-         f"--chip-size {vqa['chip_size']} --chip-gsd-factor {vqa['chip_gsd_factor']:g} "
-         f"--format {vqa['image_format']} --seed {options.seed} --split-cell-m "
-         f"{build['split_cell_m']:g} --split-fractions "
-         + " ".join(f"{f:g}" for f in build["split_fractions"]),
-         "vqa/SYNTH_split_{train,val,test}_{questions,answers,images}.json, Images_SYNTH/"),
-        (f"rsvl train --config {paths.train_config}{launch}",
-         "runs/tiny/step_N/, log.jsonl, export/ (safetensors + open_clip config); train.json "
-         "is the recipe's training section (rsvl/demo/recipe.json) with this folder's paths"),
-        (f"rsvl eval zeroshot --model {paths.export} --dataset {paths.land_cover} "
-         f"--preset {preset} {eval_common}", "results/land_cover__all__export-*.json + PNG"),
-        (f"rsvl eval zeroshot --model {paths.export} --dataset "
-         f"{paths.data}/classification/roof_shape --preset {preset} {eval_common}",
-         "results/roof_shape__all__export-*.json + PNG"),
-        (f"rsvl eval retrieval --model {paths.export} --dataset "
-         f"{paths.data}/retrieval/dataset.json {eval_common}",
-         "results/retrieval__test__export-*__retrieval.json"),
-        (f"rsvl eval vqa --model {paths.export} --data {paths.vqa} --split test --method head "
-         f"--train-split train --hidden {head['hidden']} --epochs {head['epochs']} "
-         f"--head-batch-size {head['batch_size']} --head-lr {head['lr']:g} "
-         f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
-         "results/vqa__test__export-*__vqa-head.json (OA, AA, majority OA)"),
-        (f"# the untrained baseline: the same commands with --model {paths.untrained} "
-         "(the run's seeded initial weights, exported by rsvl demo)",
-         "results/*__untrained-*__*.json"),
-        (f"rsvl search build --model {paths.export} --from {paths.land_cover} "
-         f"--out {paths.out}/search.index", "an image index of the held-out land-cover chips"),
-        (f"rsvl search query {paths.out}/search.index "
-         f"\"{recipe()['search_queries'][0]}\" -k 10 --grid {paths.figures}/search.png",
-         "the ten best chips, as a grid PNG"),
-        (f"rsvl report {paths.results}", "results/report.md and CSV tables"),
-    ]
-    return lines
-

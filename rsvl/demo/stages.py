@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rsvl.data.atomic import write_json
-from rsvl.demo.pipeline import TRAINED, UNTRAINED, DemoOptions, DemoPaths, recipe
+from rsvl.demo.layout import TRAINED, UNTRAINED, DemoOptions, DemoPaths, recipe
 from rsvl.errors import InputError
 from rsvl.synth import RegionInfo
 
@@ -43,11 +43,11 @@ def make_region(options: DemoOptions, paths: DemoPaths) -> RegionInfo:
 
 def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -> Datasets:
     """``rsvl build captions|classification|retrieval|vqa`` and the land-cover set."""
-    from rsvl.build.benchmark_sets import write_classification_sets, write_retrieval_set
-    from rsvl.build.captions import CaptionBuildConfig, build_captions
-    from rsvl.build.chips import ChipRule
-    from rsvl.build.land_cover import LandCoverRule, write_land_cover_set
-    from rsvl.vqa.build import VqaBuildConfig, build_vqa
+    from rsvl.builders.benchmark_sets import write_classification_sets, write_retrieval_set
+    from rsvl.builders.captions import CaptionBuildConfig, build_captions
+    from rsvl.builders.chips import ChipRule
+    from rsvl.builders.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.builders.vqa import VqaBuildConfig, build_vqa
 
     settings = recipe()["build"]
     fractions = tuple(settings["split_fractions"])
@@ -104,9 +104,9 @@ def write_train_config(options: DemoOptions, paths: DemoPaths) -> dict[str, Any]
 
 def train_model(options: DemoOptions, paths: DemoPaths) -> None:
     """``rsvl train --config train.json [--processes N --cpu]``, skipped when already exported."""
-    from rsvl.cli import train as train_cli
     from rsvl.models import read_export_info
     from rsvl.training.config import load_config
+    from rsvl.training.launch import run_training
 
     write_train_config(options, paths)
     config = load_config(paths.train_config).to_dict()
@@ -114,14 +114,8 @@ def train_model(options: DemoOptions, paths: DemoPaths) -> None:
         provenance = read_export_info(paths.export).get("provenance", {})
         if provenance.get("config") == config:
             return
-    argv = ["--config", str(paths.train_config)]
-    if options.processes > 1:
-        argv += ["--processes", str(options.processes), "--cpu"]
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="rsvl train")
-    train_cli.add_arguments(parser)
-    code = train_cli.run(parser.parse_args(argv))
+    code = run_training(str(paths.train_config), processes=options.processes,
+                        cpu=options.processes > 1)
     if code != 0 or not paths.export.is_dir():
         raise InputError(f"training exited with status {code} and no export in {paths.export}; "
                          "see its messages above")
@@ -224,8 +218,8 @@ def _vqa(loaded: Any, root: Path, paths: DemoPaths, name: str,
          features: Any) -> dict[str, Any]:
     """Train the fusion head on the train split's questions, score it on the test split."""
     from rsvl.evaluation.results import make_result, result_stem, write_result
-    from rsvl.vqa.evaluate import evaluate_vqa
-    from rsvl.vqa.head import save_head, train_vqa_head
+    from rsvl.evaluation.vqa.evaluate import evaluate_vqa
+    from rsvl.evaluation.vqa.head import save_head, train_vqa_head
     from rsvl.vqa.rsvl_format import read_rsvqa
 
     train, test = read_rsvqa(root, "train"), read_rsvqa(root, "test")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rsvl.data.atomic import atomic_open
-from rsvl.demo.pipeline import (
+from rsvl.demo.layout import (
     TRAINED,
     UNTRAINED,
     DemoOptions,

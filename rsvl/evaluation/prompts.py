@@ -27,7 +27,7 @@ def _package_json(*parts: str) -> Any:
 
 @functools.cache
 def _template_sets() -> dict[str, list[str]]:
-    folder = resources.files("rsvl.evaluation").joinpath("templates")
+    folder = resources.files("rsvl.evaluation").joinpath("prompt_sets")
     sets = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".json") and entry.name != "presets.json":
@@ -90,7 +90,7 @@ class Preset:
 @functools.cache
 def _presets() -> dict[str, Preset]:
     return {name: Preset(name=name, **cfg) for name, cfg in _package_json(
-        "templates", "presets.json").items()}
+        "prompt_sets", "presets.json").items()}
 
 
 def list_presets() -> list[str]:

@@ -43,7 +43,7 @@ def export_model(
     import open_clip
     from safetensors.torch import save_file
 
-    from rsvl.models.loading import weights_sha256
+    from rsvl.models.checksum import weights_sha256
     from rsvl.models.registry import get_architecture
 
     out_dir = Path(out_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rsvl.errors import ConfigError, InputError
+from rsvl.models.checksum import weights_sha256
 from rsvl.models.registry import get_architecture, register_architectures
 
 SpecKind = Literal["scratch", "pretrained_tag", "checkpoint", "export", "hf_hub"]
@@ -97,21 +97,6 @@ def default_device() -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
-
-
-def weights_sha256(model: Any) -> str:
-    """sha256 over the state dict (names and raw bytes, in key order)."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(_uint8()).numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _uint8() -> Any:
-    import torch
-
-    return torch.uint8
 
 
 def load_clip(

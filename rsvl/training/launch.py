@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -64,6 +65,29 @@ def accelerate_command(
     for override in overrides:
         command += ["--set", override]
     return command
+
+
+def run_training(
+    config: str | None, overrides: Sequence[str] = (), processes: int = 1, cpu: bool = False
+) -> int:
+    """Train in this process (``processes == 1``) or in ``processes`` ranks of ``accelerate
+    launch``; returns the exit status. ``cpu`` forces CPU ranks even where a GPU is present."""
+    if processes < 1:
+        from rsvl.errors import ConfigError
+
+        raise ConfigError(f"--processes must be at least 1, got {processes}")
+    if processes == 1:
+        if cpu:
+            os.environ["ACCELERATE_USE_CPU"] = "1"
+        argv = ["--config", config] if config else []
+        for override in overrides:
+            argv += ["--set", override]
+        return main(argv)
+    import torch
+
+    cpu = cpu or not torch.cuda.is_available()
+    command = accelerate_command(processes, config, overrides, cpu)
+    return subprocess.run(command, env=launch_environment(cpu), check=False).returncode
 
 
 def launch_environment(cpu: bool) -> dict[str, str]:

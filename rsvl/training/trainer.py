@@ -35,7 +35,7 @@ from rsvl.data.atomic import write_json
 from rsvl.data.mixtures import load_mixture
 from rsvl.errors import ConfigError
 from rsvl.models import export_model, load_clip
-from rsvl.models.loading import weights_sha256
+from rsvl.models.checksum import weights_sha256
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import TrainConfig
 from rsvl.training.data import (

@@ -4,7 +4,7 @@ The recipe (``docs/protocols.md``, RSVQA): intersect the features with the chip;
 count, comparison, area and rural/urban questions about object categories (buildings by type,
 roads, water, land-use classes), optionally narrowed by an attribute (small/medium/large by
 area, square/rectangular/circular by shape) or a spatial relation to another category.
-Categories, templates, bins and thresholds are data (``templates.json``).
+Categories, templates, bins and thresholds are data (``question_templates.json``).
 
 An object is *in* a chip when its geometry shares interior with the chip footprint (touching
 the edge is not enough); counts and presence answers follow that rule exactly.
@@ -63,7 +63,8 @@ class Category:
 
 @cache
 def _data() -> dict[str, Any]:
-    text = resources.files("rsvl.vqa").joinpath("templates.json").read_text(encoding="utf-8")
+    text = (resources.files("rsvl.vqa").joinpath("question_templates.json")
+            .read_text(encoding="utf-8"))
     return json.loads(text)
 
 
@@ -74,7 +75,7 @@ def _categories() -> dict[str, Category]:
 
 
 def list_categories() -> list[str]:
-    """Names of the object categories (``templates.json``)."""
+    """Names of the object categories (``question_templates.json``)."""
     return list(_categories())
 
 
@@ -107,11 +108,11 @@ def bin_count_answer(answer: str) -> str:
 
 
 def size_of(area_m2: float) -> str:
-    """``small``, ``medium`` or ``large`` by footprint area (ranges in ``templates.json``)."""
+    """``small``, ``medium`` or ``large`` by footprint area (``question_templates.json``)."""
     for name, (low, high) in _data()["sizes"].items():
         if area_m2 >= low and (high is None or area_m2 < high):
             return str(name)
-    raise ConfigError(f"no size range holds {area_m2} m2; fix 'sizes' in templates.json")
+    raise ConfigError(f"no size range holds {area_m2} m2; fix 'sizes' in question_templates.json")
 
 
 def shape_of(geometry: BaseGeometry) -> str | None:
@@ -134,7 +135,7 @@ class QuestionOptions:
     """What the question builder asks.
 
     Attributes:
-        categories: Category names to ask about (``None``: all in ``templates.json``).
+        categories: Category names to ask about (``None``: all in ``question_templates.json``).
         attributes: Also ask about size/shape variants of attribute categories.
         relations: Also ask about objects in a spatial relation to another category.
         bin_counts: Answer counts with the LR bins instead of the exact number.
@@ -214,7 +215,7 @@ def _next_to(a: BaseGeometry, b: BaseGeometry, metres: float) -> bool:
     return bool(a.distance(b) <= _data()["relations"]["next_to"]["distance_m"] / metres)
 
 
-# Relation name (templates.json) -> predicate(object, other, metres per CRS unit).
+# Relation name (question_templates.json) -> predicate(object, other, metres per CRS unit).
 RELATIONS: dict[str, Callable[[BaseGeometry, BaseGeometry, float], bool]] = {
     "next_to": _next_to,
     "left_of": lambda a, b, m: bool(a.centroid.x < b.bounds[0]),

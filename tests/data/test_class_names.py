@@ -25,7 +25,7 @@ def test_overrides_win() -> None:
 
 
 def test_evaluators_and_importers_use_the_same_rule() -> None:
-    from rsvl.data.importers import folder
+    from rsvl.builders.importers import folder
     from rsvl.evaluation import datasets
 
     assert datasets.display_name is display_name and folder.display_name is display_name

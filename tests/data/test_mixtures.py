@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rsvl.data.importers import import_dataset
+from rsvl.builders.importers import import_dataset
 from rsvl.data.mixtures import iter_mixture, load_mixture
 from rsvl.errors import ConfigError, InputError
 

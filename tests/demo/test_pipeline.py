@@ -9,7 +9,7 @@ import pytest
 
 from rsvl.cli import main
 from rsvl.demo import DemoOptions, equivalent_commands, run_demo
-from rsvl.demo.pipeline import TRAINED, UNTRAINED, recipe
+from rsvl.demo.layout import TRAINED, UNTRAINED, recipe
 from rsvl.errors import ConfigError
 from rsvl.models import read_export_info
 

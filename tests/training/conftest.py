@@ -96,8 +96,8 @@ def class_folder(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def region_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic region's caption dataset (records.jsonl + shards of 16), as the demo's."""
-    from rsvl.build.captions import CaptionBuildConfig, build_captions
-    from rsvl.build.chips import ChipRule
+    from rsvl.builders.captions import CaptionBuildConfig, build_captions
+    from rsvl.builders.chips import ChipRule
     from rsvl.synth import generate_region
 
     root = tmp_path_factory.mktemp("region")

@@ -1,0 +1,236 @@
+"""The caption dataset build: OSM features + imagery -> chips, records, shards, Parquet, manifest.
+
+Stages (each resumable):
+
+1. read the features around the imagery, clean their tags, pick the focus objects;
+2. per spatial partition, in a process pool: frame, check, read, caption and write each chip
+   (``OUT/.partitions/p00003.jsonl`` marks a partition complete);
+3. in one process, in key order: remove near-duplicates, optionally keep the top CLIP scores;
+4. write ``records.jsonl``, WebDataset shards, Parquet splits, the footprint index and the
+   manifest, all derived from the kept records.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from rsvl.builders.chips import OUTSIDE_IMAGERY
+from rsvl.builders.export import write_footprints, write_parquet, write_shards
+from rsvl.builders.filters import keep_top_fraction, remove_near_duplicates
+from rsvl.builders.focus import FocusFeatures, load_focus_features
+from rsvl.builders.manifest import describe_inputs, write_manifest
+from rsvl.builders.partitions import (
+    partition_of,
+    plan_partitions,
+    read_result,
+    result_path,
+    run_partitions,
+)
+from rsvl.builders.samples import PartitionTask, SampleSettings, make_partition
+from rsvl.builders.settings import (
+    PARTITIONS_DIR,
+    RECORDS_FILE,
+    CaptionBuildConfig,
+    check_resumable,
+    chip_reach,
+    native_resolution,
+)
+from rsvl.builders.splits import check_fractions
+from rsvl.data.atomic import remove_stale_temporaries
+from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
+from rsvl.errors import ConfigError
+from rsvl.imagery import open_imagery
+from rsvl.imagery.base import Imagery
+
+
+@dataclass
+class BuildResult:
+    """What a build produced.
+
+    Attributes:
+        root: Dataset root.
+        records: Kept records, in output order.
+        rejected: Rejected focus objects per reason.
+        focus: The prepared features (their vocabulary report included).
+        manifest: The manifest's content.
+        seconds: Wall time per stage (``features``, ``chips``, ``filters``, ``outputs``).
+        cpu_seconds: CPU time per stage, of this process and of its worker processes once
+            they have exited (less sensitive than wall time to other users of the machine).
+    """
+
+    root: Path
+    records: list[Record]
+    rejected: Counter[str]
+    focus: FocusFeatures
+    manifest: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines for the terminal: counts per split and rejections per reason."""
+        per_split = Counter(r.split for r in self.records)
+        lines = [
+            f"{len(self.records)} chips in {self.root} ("
+            + ", ".join(f"{s} {per_split[s]}" for s in SPLITS) + ")",
+            "rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
+                            or "none"),
+        ]
+        return "\n".join(lines)
+
+
+def _cpu_time() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class _StageClock:
+    """Wall and CPU time of consecutive stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+        self._last_cpu = _cpu_time()
+
+    def lap(self, stage: str) -> None:
+        now, cpu = time.perf_counter(), _cpu_time()
+        self.seconds[stage] = now - self._last
+        self.cpu_seconds[stage] = cpu - self._last_cpu
+        self._last, self._last_cpu = now, cpu
+
+
+def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSettings:
+    if config.captions_per_chip < 1:
+        raise ConfigError(f"captions per chip must be at least 1, got {config.captions_per_chip}")
+    return SampleSettings(
+        source=config.source,
+        licence=f"imagery: {imagery.licence}; OSM: {OSM_ATTRIBUTION}",
+        rule=config.rule,
+        native_res=native_resolution(imagery),
+        captions_per_chip=config.captions_per_chip,
+        seed=config.seed,
+        split_cell=config.split_cell_m,
+        split_fractions=check_fractions(config.split_fractions),
+        bands=config.bands,
+    )
+
+
+def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeatures,
+               settings: SampleSettings) -> dict[Path, PartitionTask]:
+    """One task per partition holding focus objects, with the features around it."""
+    root = Path(config.out)
+    folder = root / PARTITIONS_DIR
+    tile_size = config.partition_px * settings.native_res
+    partitions = plan_partitions(imagery.bounds, tile_size)
+    frame = focus.frame[focus.frame["phrase"].notna()]
+    wkb = shapely.to_wkb(frame.geometry.values)
+    rows = list(zip(frame["osm_id"], frame["tags"], wkb, strict=True))
+    tasks: dict[int, PartitionTask] = {}
+    for row, bounds in zip(rows, frame.geometry.bounds.itertuples(index=False), strict=True):
+        centre = ((bounds.minx + bounds.maxx) / 2, (bounds.miny + bounds.maxy) / 2)
+        index = partition_of(centre, imagery.bounds, tile_size)
+        if index not in tasks:
+            result = result_path(folder, partitions[index])
+            tasks[index] = PartitionTask(result, root, imagery, settings)
+        tasks[index].focus.append(row)
+    reach = chip_reach(config, settings)
+    tree = shapely.STRtree(frame.geometry.values)
+    for index, task in tasks.items():
+        minx, miny, maxx, maxy = partitions[index].bounds
+        near = tree.query(shapely.box(minx - reach, miny - reach, maxx + reach, maxy + reach))
+        task.context = [rows[i] for i in sorted(near.tolist())]
+    return {task.result: task for _, task in sorted(tasks.items())}
+
+
+def gather(tasks: dict[Path, PartitionTask]) -> tuple[list[Record], Counter[str]]:
+    """Read the partitions' results: candidate records sorted by key, rejections per reason."""
+    records: list[Record] = []
+    rejected: Counter[str] = Counter()
+    for path in tasks:
+        for row in read_result(path):
+            if "record" in row:
+                records.append(Record.from_dict(row["record"]))
+            else:
+                rejected[row["rejected"]] += 1
+    records.sort(key=lambda r: r.key)
+    return records, rejected
+
+
+def build_captions(config: CaptionBuildConfig, command: list[str] | None = None) -> BuildResult:
+    """Build a caption dataset; a rerun with the same configuration resumes.
+
+    Args:
+        config: What to build and how.
+        command: The command line to record in the manifest (default: ``sys.argv``).
+
+    Returns:
+        The kept records, rejection counts, vocabulary and manifest.
+
+    Raises:
+        InputError: A reader failed, or no OSM feature overlaps the imagery.
+        ConfigError: An invalid setting, or ``out`` holds a build with other settings.
+    """
+    root = Path(config.out)
+    clock = _StageClock()
+    imagery = open_imagery(config.imagery, licence=config.licence, **config.imagery_options)
+    settings = _sample_settings(config, imagery)
+    if config.scheduler is None:
+        focus = load_focus_features(config.osm, imagery, config.read_options)
+        check_resumable(root / PARTITIONS_DIR, config.to_dict())
+        tasks: dict[Path, Any] = plan_tasks(config, imagery, focus, settings)
+        work: Callable[[Any], None] = make_partition
+    else:
+        from rsvl.builders.partition_features import make_file_partition, plan_file_tasks
+
+        focus, tasks = plan_file_tasks(config, imagery, settings, root / PARTITIONS_DIR)
+        check_resumable(root / PARTITIONS_DIR, config.to_dict())
+        work = make_file_partition
+    remove_stale_temporaries(root)  # half-written files of a killed run
+    clock.lap("features")
+    run_partitions(tasks, work, workers=config.workers, description="chips",
+                   scheduler=config.scheduler)
+    clock.lap("chips")
+    candidates, rejected = gather(tasks)
+    if focus.outside:
+        rejected[OUTSIDE_IMAGERY] += focus.outside
+    records, dropped = remove_near_duplicates(candidates, config.max_iou)
+    if config.clip_filter:
+        from rsvl.builders.clip_filter import cached_clip_scores
+
+        scores = cached_clip_scores(root, records, config.clip_filter,
+                                    root / PARTITIONS_DIR / "clip_scores.json")
+        records, clipped = keep_top_fraction(records, scores, config.keep_top)
+        dropped.update(clipped)
+    rejected.update(dropped.values())
+    for candidate in candidates:
+        if candidate.key in dropped:
+            (root / candidate.image).unlink(missing_ok=True)
+    clock.lap("filters")
+    write_records(root / RECORDS_FILE, records)
+    shards = write_shards(root, records, config.shard_size)
+    per_split = write_parquet(root, records)
+    write_footprints(root, records)
+    manifest = write_manifest(
+        root,
+        command=list(command if command is not None else sys.argv),
+        config=config.to_dict(),
+        inputs=describe_inputs({"osm": config.osm, "imagery": config.imagery}),
+        counts={"chips": len(records),
+                "focus_objects": focus.vocabulary.features_seen + focus.outside, **per_split},
+        rejected=rejected,
+        imagery_licence=imagery.licence,
+        extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
+               "tag_vocabulary": focus.vocabulary.to_dict()},
+    )
+    clock.lap("outputs")
+    return BuildResult(root, records, rejected, focus, manifest, clock.seconds,
+                       clock.cpu_seconds)

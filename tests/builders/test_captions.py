@@ -1,0 +1,202 @@
+"""The caption build end to end: edge cases, real Sintra and Kampala, resume, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rsvl.builders.captions import CaptionBuildConfig, build_captions
+from rsvl.builders.chips import ChipRule
+from rsvl.data.records import read_records
+from rsvl.errors import ConfigError, InputError
+
+TINY_RULE = ChipRule(chip_size=64, min_object_px=4, max_gsd_factor=4)
+
+
+def _tiny_config(scene: tuple[Path, Path], out: Path, **changes: object) -> CaptionBuildConfig:
+    osm, ortho = scene
+    config = CaptionBuildConfig(osm=str(osm), imagery=str(ortho), out=str(out), source="tiny",
+                                licence="CC0", rule=TINY_RULE, split_cell_m=1e6)
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def test_tiny_scene_edge_cases(tiny_scene: tuple[Path, Path], tmp_path: Path) -> None:
+    result = build_captions(_tiny_config(tiny_scene, tmp_path), command=["test"])
+    assert dict(result.rejected) == {
+        "blank": 1, "crosses_imagery_edge": 1, "duplicate_footprint": 1, "mostly_nodata": 1,
+        "too_large": 1, "too_small": 1,
+    }
+    records = {r.key: r for r in read_records(tmp_path / "records.jsonl")}
+    # The bakery node and building way 1 frame the same chip: the first key wins.
+    assert sorted(records) == ["tiny-node-20", "tiny-relation-10", "tiny-way-2", "tiny-way-3"]
+    assert records["tiny-way-3"].footprint[0] == 500_000.0  # shifted to the imagery's edge
+    park = records["tiny-relation-10"]
+    assert park.tags == {"leisure": "park"} and park.captions[0] == "a satellite image of park"
+    # Way 2's chip reaches over building way 1, which crosses its edge: context, nearest first.
+    assert records["tiny-way-2"].osm_ids == ["way/2", "way/5", "way/1"]
+    assert len(records["tiny-way-2"].captions) == 3
+    for record in records.values():
+        assert (tmp_path / record.image).is_file() and record.crs == "EPSG:32629"
+        assert record.licence == "imagery: CC0; OSM: (c) OpenStreetMap contributors, ODbL-1.0"
+    # Small objects at native resolution; the 80 m park zoomed out: 80 * 1.4 / 64 px.
+    assert [records[k].gsd_m for k in sorted(records)] == pytest.approx([1.0, 1.75, 1.0, 1.0],
+                                                                       rel=0.01)
+    assert not list((tmp_path / "chips").glob("*/tiny-way-1.jpg"))  # duplicate's chip removed
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["counts"]["chips"] == 4 and manifest["rejected"]["blank"] == 1
+    assert len(manifest["inputs"]["osm"]["sha256"]) == 64
+    assert manifest["osm_attribution"].startswith("(c) OpenStreetMap")
+    assert (tmp_path / "shards" / "00000.tar").is_file()
+    assert (tmp_path / "footprints.parquet").is_file()
+
+
+def test_rerun_is_identical_and_settings_change_refused(tiny_scene: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    build_captions(_tiny_config(tiny_scene, tmp_path))
+    first = (tmp_path / "records.jsonl").read_bytes()
+    build_captions(_tiny_config(tiny_scene, tmp_path))
+    assert (tmp_path / "records.jsonl").read_bytes() == first
+    with pytest.raises(ConfigError, match="different settings"):
+        build_captions(_tiny_config(tiny_scene, tmp_path, seed=3))
+
+
+def test_no_feature_over_the_imagery(tiny_scene: tuple[Path, Path], shared_data: Path,
+                                     tmp_path: Path) -> None:
+    config = _tiny_config(tiny_scene, tmp_path,
+                          osm=str(shared_data / "sintra" / "osm_features.geojson"))
+    with pytest.raises(InputError, match="no OSM feature overlaps imagery .*ortho.tif .*32629"):
+        build_captions(config)
+
+
+def test_reader_errors_pass_through(tiny_scene: tuple[Path, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.osm"
+    broken.write_text("<osm><node id='1' lat='1'")
+    with pytest.raises(InputError, match="broken.osm"):
+        build_captions(_tiny_config(tiny_scene, tmp_path / "out", osm=str(broken)))
+
+
+def test_sintra_real_tiles_and_tags(shared_data: Path, tmp_path: Path) -> None:
+    sintra = shared_data / "sintra"
+    config = CaptionBuildConfig(
+        osm=str(sintra / "osm_features.geojson"), imagery=str(sintra / "tiles"),
+        out=str(tmp_path), source="sintra", licence="Mapbox Satellite (test only)",
+        split_cell_m=1000, rule=ChipRule(max_gsd_factor=4))
+    result = build_captions(config)
+    assert len(result.records) >= 10
+    assert all(r.captions[0].startswith("a satellite image of ") for r in result.records)
+    assert {"mostly_nodata", "duplicate_footprint"} <= set(result.rejected)  # missing tile
+    assert any("parking lot" in r.captions[0] for r in result.records)
+    assert all(r.crs == "EPSG:3857" and 0.8 < (r.gsd_m or 0) < 2 for r in result.records)
+    assert "highway" in result.focus.vocabulary.report()
+
+
+def test_kampala_buildings_with_default_tags(shared_data: Path, tmp_path: Path) -> None:
+    kampala = shared_data / "kampala"
+    config = CaptionBuildConfig(
+        osm=str(kampala / "osm_buildings.geojson"), imagery=str(kampala / "tiles"),
+        out=str(tmp_path), source="kampala", licence="CC-BY-4.0 (OpenAerialMap)",
+        read_options={"default_tags": {"building": "yes"}}, split_cell_m=1000,
+        rule=ChipRule(chip_size=128, max_gsd_factor=16))
+    result = build_captions(config)
+    assert len(result.records) >= 5
+    assert all(r.tags == {"building": "yes"} for r in result.records)
+    assert all(r.captions[0] == "a satellite image of building" for r in result.records)
+
+
+def _cli(out: Path, scene: tuple[Path, Path], workers: int) -> list[str]:
+    osm, ortho = scene
+    return [sys.executable, "-m", "rsvl", "build", "captions", "--osm", str(osm), "--imagery",
+            str(ortho), "--out", str(out), "--source", "tiny", "--chip-size", "64",
+            "--min-object-px", "4", "--max-gsd-factor", "4", "--split-cell-m", "1000000",
+            "--partition-px", "60", "--workers", str(workers)]
+
+
+@pytest.fixture(scope="module")
+def reference_build(tiny_scene: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+                    ) -> Path:
+    """An uninterrupted one-worker CLI build of the tiny scene in several partitions."""
+    out = tmp_path_factory.mktemp("reference") / "out"
+    subprocess.run(_cli(out, tiny_scene, 1), check=True, capture_output=True)
+    assert len(list((out / ".partitions").glob("p*.jsonl"))) >= 4
+    return out
+
+
+@pytest.mark.slow
+def test_workers_do_not_change_the_output(tiny_scene: tuple[Path, Path], reference_build: Path,
+                                          tmp_path: Path) -> None:
+    subprocess.run(_cli(tmp_path, tiny_scene, 2), check=True, capture_output=True)
+    for name in ("records.jsonl", "shards/00000.tar", "parquet/train.parquet"):
+        assert (tmp_path / name).read_bytes() == (reference_build / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(tiny_scene: tuple[Path, Path], reference_build: Path,
+                              tmp_path: Path) -> None:
+    # Killed once after the first partition completes, once as the records are written.
+    for wait_for in (".partitions/p*.jsonl", "records.jsonl"):
+        process = subprocess.Popen(_cli(tmp_path, tiny_scene, 1), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            if list(tmp_path.glob(wait_for)):
+                break
+            time.sleep(0.005)
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    # What a kill mid-write leaves: a half-written chip; the resumed build removes it.
+    stale = tmp_path / "chips" / ".stale-chip.jpg.k3j9x.tmp"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"half a jpeg")
+    subprocess.run(_cli(tmp_path, tiny_scene, 1), check=True, capture_output=True)
+    assert not list(tmp_path.rglob(".*.tmp"))
+    for name in ("records.jsonl", "shards/00000.tar", "shards/sizes.json"):
+        assert (tmp_path / name).read_bytes() == (reference_build / name).read_bytes()
+    chips = sorted(p.name for p in (tmp_path / "chips").rglob("*.jpg"))
+    assert chips == sorted(p.name for p in (reference_build / "chips").rglob("*.jpg"))
+
+
+def _output_digest(root: Path) -> str:
+    """One sha256 over every output file's path and bytes, the manifest and partitions aside
+    (the manifest names the machine's paths; partitions are the resumable intermediate)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        name = path.relative_to(root).as_posix()
+        if name != "manifest.json" and not name.startswith(".partitions/"):
+            digest.update(f"{name}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+# Digests of builds made before the builder's performance work (commit b4d9aae): records,
+# chips, shards, Parquet and footprints must stay byte-identical. If an output change is
+# intended (new phrases, another chip rule...), rebuild and record the new digests here.
+# Re-pinned when shards/splits.json was added: without that file the old digests still held.
+PINNED_TINY = "f221ddf7dc373048bb84f2025569c633c1a0711f59250184470c87da02385832"
+PINNED_SINTRA = "46bce13d62105bc20c36e895973c7e2f6857c2d4c6990bef332a5bf9e225878f"
+
+
+def test_tiny_output_is_pinned(tiny_scene: tuple[Path, Path], tmp_path: Path) -> None:
+    result = build_captions(_tiny_config(tiny_scene, tmp_path, partition_px=60))
+    assert _output_digest(tmp_path) == PINNED_TINY
+    assert dict(result.rejected)["duplicate_footprint"] == 1
+    assert set(result.cpu_seconds) == set(result.seconds) == {"features", "chips", "filters",
+                                                              "outputs"}
+
+
+def test_sintra_output_is_pinned(shared_data: Path, tmp_path: Path) -> None:
+    sintra = shared_data / "sintra"
+    config = CaptionBuildConfig(
+        osm=str(sintra / "osm_features.geojson"), imagery=str(sintra / "tiles"),
+        out=str(tmp_path), source="sintra", licence="Mapbox Satellite (test only)",
+        split_cell_m=1000, rule=ChipRule(max_gsd_factor=4), partition_px=300)
+    build_captions(config)
+    assert _output_digest(tmp_path) == PINNED_SINTRA

@@ -1,0 +1,63 @@
+"""Spatial partitions: row-major planning, point lookup, resumable pool runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rsvl.builders.partitions import (
+    partition_of,
+    plan_partitions,
+    read_result,
+    result_path,
+    run_partitions,
+    write_result,
+)
+
+AREA = (0.0, 0.0, 250.0, 120.0)
+
+
+def test_plan_and_lookup_agree() -> None:
+    partitions = plan_partitions(AREA, 100.0)
+    assert len(partitions) == 6  # 3 columns x 2 rows, the last ones clipped
+    assert partitions[2].bounds == (200.0, 0.0, 250.0, 100.0)
+    assert partitions[5].bounds == (200.0, 100.0, 250.0, 120.0)
+    for point in [(5.0, 5.0), (150.0, 110.0), (249.0, 119.0), (-3.0, 500.0)]:
+        index = partition_of(point, AREA, 100.0)
+        minx, miny, maxx, maxy = partitions[index].bounds
+        clamped = (min(max(point[0], 0.0), 249.9), min(max(point[1], 0.0), 119.9))
+        assert minx <= clamped[0] < maxx and miny <= clamped[1] < maxy
+
+
+def _square(task: tuple[Path, int]) -> None:
+    path, value = task
+    if value < 0:
+        raise ValueError(f"negative value {value}")
+    write_result(path, [{"value": value * value}])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_skips_complete_results(tmp_path: Path, workers: int) -> None:
+    partitions = plan_partitions(AREA, 100.0)
+    tasks = {result_path(tmp_path, p): (result_path(tmp_path, p), p.index) for p in partitions}
+    write_result(result_path(tmp_path, partitions[0]), [{"value": -1}])  # done earlier
+    assert run_partitions(tasks, _square, workers=workers) == 5
+    values = [row["value"] for path in tasks for row in read_result(path)]
+    assert values == [-1, 1, 4, 9, 16, 25]
+    assert run_partitions(tasks, _square, workers=workers) == 0
+
+
+def test_worker_error_reaches_the_caller(tmp_path: Path) -> None:
+    tasks = {tmp_path / "a.jsonl": (tmp_path / "a.jsonl", -2)}
+    with pytest.raises(ValueError, match="negative value -2"):
+        run_partitions(tasks, _square, workers=2)
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_result_file_is_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "p00000.jsonl"
+    write_result(path, [{"b": 1, "a": "é"}])
+    assert path.read_text(encoding="utf-8") == json.dumps({"a": "é", "b": 1},
+                                                          ensure_ascii=False) + "\n"

@@ -1,0 +1,75 @@
+"""The fusion head: trains on CPU in seconds and beats the majority answer on held-out chips."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rsvl.errors import ConfigError, InputError
+from rsvl.evaluation.features import FeatureOptions
+from rsvl.evaluation.vqa.evaluate import evaluate_vqa
+from rsvl.evaluation.vqa.head import (
+    answer_vocabulary,
+    load_head,
+    predict_head,
+    save_head,
+    train_vqa_head,
+)
+from rsvl.vqa.rsvl_format import read_rsvqa
+
+
+@pytest.fixture(scope="module")
+def trained(vqa_built: Any, vqa_tiny_model: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    options = FeatureOptions(cache_dir=tmp_path_factory.mktemp("cache"))
+    train = read_rsvqa(vqa_built.root, "train")
+    return train_vqa_head(vqa_tiny_model, train, epochs=20, options=options), options
+
+
+def test_loss_falls_and_vocabulary(trained: Any, vqa_built: Any) -> None:
+    head, _ = trained
+    history = head.config["loss_history"]
+    assert len(history) == 20 and history[-1] < 0.6 * history[0]
+    train = read_rsvqa(vqa_built.root, "train")
+    assert head.answers == answer_vocabulary(train, 100)
+    assert {"yes", "no", "rural"} <= set(head.answers)
+
+
+def test_beats_the_majority_answer_on_the_test_split(trained: Any, vqa_built: Any,
+                                                     vqa_tiny_model: Any) -> None:
+    head, options = trained
+    train, test = read_rsvqa(vqa_built.root, "train"), read_rsvqa(vqa_built.root, "test")
+    outcome = evaluate_vqa(vqa_tiny_model, test, method="head", train=train, head=head,
+                           options=options)
+    metrics = outcome["metrics"]
+    print(metrics["per_type_accuracy"])
+    print(f"head OA {metrics['oa']:.3f} AA {metrics['aa']:.3f} vs majority OA "
+          f"{metrics['majority_oa']:.3f} (per-type majority {metrics['majority_per_type_oa']:.3f})"
+          f" on {metrics['num_questions']} test questions")
+    assert metrics["num_questions"] >= 100
+    assert metrics["oa"] > metrics["majority_oa"] + 0.1
+    assert metrics["oa"] > metrics["majority_per_type_oa"]
+    assert outcome["task"] == "vqa-head"
+    assert outcome["protocol"]["head"]["train_split"] == "train"
+
+
+def test_save_load_round_trip(trained: Any, vqa_built: Any, vqa_tiny_model: Any,
+                              tmp_path: Path) -> None:
+    head, options = trained
+    test = read_rsvqa(vqa_built.root, "test")
+    loaded_head = load_head(save_head(head, tmp_path / "head"))
+    assert loaded_head.answers == head.answers
+    assert predict_head(loaded_head, vqa_tiny_model, test, options) == predict_head(
+        head, vqa_tiny_model, test, options)
+
+
+def test_refuses_another_model_and_broken_folders(trained: Any, vqa_built: Any, vqa_tiny_model: Any,
+                                                  tmp_path: Path) -> None:
+    head, options = trained
+    other = dataclasses.replace(vqa_tiny_model, checksum="0" * 64)  # as if other weights
+    with pytest.raises(ConfigError, match="trained on model rsvl-micro"):
+        predict_head(head, other, read_rsvqa(vqa_built.root, "test"), options)
+    with pytest.raises(InputError, match="holds no readable VQA head"):
+        load_head(tmp_path)
