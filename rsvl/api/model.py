@@ -129,7 +129,7 @@ class RsvlModel:
         Args:
             labels: Class names as they should read in a sentence (``sea lake``).
             templates: A template set name or JSON file (see
-                :func:`rsvl.evaluation.templates.get_templates`: ``skyscript``,
+                :func:`rsvl.evaluation.prompts.get_templates`: ``skyscript``,
                 ``remoteclip``, ``rs5m``...), a list of templates with ``{c}`` for the label,
                 or None for ``skyscript``.
 

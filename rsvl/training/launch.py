@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from rsvl.errors import RsvlError
 
-# Measured (docs/environment.md): `--cpu --num_processes N` silently runs ONE process; two real
+# Measured (README, training section): `--cpu --num_processes N` silently runs ONE process; two real
 # DDP ranks on CPU need --multi_gpu plus ACCELERATE_USE_CPU=1 in the environment.
 _CPU_FLAGS = ("--multi_gpu", "--num_machines", "1", "--mixed_precision", "no",
               "--dynamo_backend", "no", "--main_process_port", "0")

@@ -1,6 +1,6 @@
 """The RSVQA evaluator: accuracy per question type, OA, AA, count confusion, majority baseline.
 
-Protocol (``docs/protocols.md``): exact match of the predicted and the reference answer;
+Protocol (``eval/README.md``): exact match of the predicted and the reference answer;
 overall accuracy (OA) over all questions, average accuracy (AA) = mean of the per-type
 accuracies. With ``bin_counts`` the count answers (reference and prediction) are mapped to the
 RSVQA-LR bins first. Results are written with :mod:`rsvl.evaluation.results`, so they show
