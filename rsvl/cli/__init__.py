@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from rsvl import __version__
-from rsvl.errors import RsvlError
+from rsvl.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_SYSTEM_ERROR,
+    EXIT_USER_ERROR,
+    RsvlError,
+    describe_os_error,
+)
 
 SUBCOMMANDS: dict[str, str] = {
     "demo": "rsvl.cli.demo",
@@ -52,16 +60,26 @@ def _help_of(module_name: str) -> str:
     return importlib.import_module(module_name).HELP
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rsvl`` console script and ``python -m rsvl``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(args_list).parse_args(args_list)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (a scheduler's stop, `kill`) stops like Ctrl-C: temporaries cleaned, one line.
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args._run(args))
     except RsvlError as error:
         print(f"rsvl {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except OSError as error:
+        print(f"rsvl {args.command}: system error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_SYSTEM_ERROR
     except KeyboardInterrupt:
         message = "interrupted; run the same command again to resume"
         print(f"rsvl {args.command}: {message}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -36,10 +36,10 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        raise
+        raise _with_path(error, target) from None
 
 
 def _umask() -> int:
@@ -70,9 +70,18 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        raise _with_path(error, target) from None
+
+
+def _with_path(error: BaseException, target: Path) -> BaseException:
+    """An OSError that names no file (a failed write) gets the output it was writing."""
+    if isinstance(error, OSError) and error.filename is None and error.errno is not None:
+        named = type(error)(error.errno, error.strerror, str(target))
+        named.__traceback__ = error.__traceback__
+        return named
+    return error
 
 
 def remove_stale_temporaries(root: str | Path) -> int:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from rsvl.errors import RsvlError
+from rsvl.errors import EXIT_SYSTEM_ERROR, EXIT_USER_ERROR, RsvlError, describe_os_error
 
 # Measured (README, training section): `--cpu --num_processes N` silently runs ONE process; two real
 # DDP ranks on CPU need --multi_gpu plus ACCELERATE_USE_CPU=1 in the environment.
@@ -42,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = train(load_config(args.config, args.overrides))
     except RsvlError as error:
         print(f"rsvl train: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except OSError as error:
+        print(f"rsvl train: system error: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_SYSTEM_ERROR
     if os.environ.get("RANK", "0") == "0":  # every rank gets here; one says so
         print(f"finished at step {result.step} on {result.num_processes} process(es); "
               f"run folder {result.out_dir}")
