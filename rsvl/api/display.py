@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from rsvl.api.images import GeoWindow, to_pil
+from rsvl.data.shards import read_member
 from rsvl.errors import InputError
 
 
@@ -92,12 +92,9 @@ def _present(row: pd.Series, column: str) -> bool:
 
 
 def _shard_member(shard: Path, member: str) -> Image.Image:
+    data = read_member(shard, member)
     try:
-        with tarfile.open(shard) as tar:
-            handle = tar.extractfile(member)
-            if handle is None:
-                raise KeyError(member)
-            return to_pil(Image.open(io.BytesIO(handle.read())))
-    except (KeyError, tarfile.TarError, OSError) as error:
-        raise InputError(f"{shard}: cannot read member {member} ({error}); the shard changed "
-                         "since the index was built, rebuild the index") from None
+        return to_pil(Image.open(io.BytesIO(data)))
+    except OSError as error:
+        raise InputError(f"{shard}: member {member} is not a readable image ({error}); the shard "
+                         "changed since the index was built, rebuild the index") from None

@@ -16,7 +16,7 @@ import numpy as np
 from rsvl.api.images import describe, iter_images, to_pil
 from rsvl.errors import ConfigError, InputError
 from rsvl.evaluation.zeroshot import LOGIT_SCALE
-from rsvl.models import LoadedModel, load_clip
+from rsvl.models import LoadedModel, encode_images, load_clip
 
 DEFAULT_TEMPLATES = "skyscript"
 
@@ -83,35 +83,10 @@ class RsvlModel:
     def encode_pil(self, images: Iterable[Any], batch_size: int = 64, progress: bool = False,
                    total: int | None = None) -> np.ndarray:
         """Embed an iterable of RGB PIL images, streaming them in batches."""
-        import torch
-        from tqdm.auto import tqdm
-
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        chunks: list[np.ndarray] = []
-        batch: list[Any] = []
-        with tqdm(total=total, disable=not progress, unit="img", desc="embedding") as bar:
-            for image in images:
-                batch.append(self.loaded.preprocess(image))
-                if len(batch) == batch_size:
-                    chunks.append(self._encode_batch(torch.stack(batch)))
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
-                chunks.append(self._encode_batch(torch.stack(batch)))
-                bar.update(len(batch))
-            # Sources that skip items (chips without data) finish short of their total.
-            bar.total = bar.n
-        if not chunks:
+        features = encode_images(self.loaded, images, batch_size, progress=progress, total=total)
+        if not len(features):
             return np.zeros((0, self.embed_dim), dtype=np.float32)
-        return np.concatenate(chunks)
-
-    def _encode_batch(self, pixels: Any) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            features = self.loaded.model.encode_image(pixels.to(self.device), normalize=True)
-        return features.float().cpu().numpy()
+        return features.numpy()
 
     def encode_texts(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Embed texts; returns ``N x embed_dim`` float32, L2-normalised."""

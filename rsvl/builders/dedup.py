@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,18 +232,15 @@ def find_matches(train: ImageSet, evaluation: ImageSet, max_distance: int = DEFA
 
 def embed_images(image_set: ImageSet, loaded: Any, batch_size: int = 64) -> np.ndarray:
     """L2-normalised image embeddings of a set with a model from :func:`rsvl.models.load_clip`."""
-    import torch
+    from rsvl.models import encode_images
 
-    features = []
-    with torch.no_grad():
-        for start in range(0, len(image_set.image_paths), batch_size):
-            batch = []
-            for path in image_set.image_paths[start:start + batch_size]:
-                with Image.open(path) as image:
-                    batch.append(loaded.preprocess(image.convert("RGB")))
-            encoded = loaded.model.encode_image(torch.stack(batch).to(loaded.device))
-            features.append(torch.nn.functional.normalize(encoded.float(), dim=-1).cpu().numpy())
-    return np.concatenate(features) if features else np.zeros((0, 1), dtype=np.float32)
+    def images() -> Iterator[Image.Image]:
+        for path in image_set.image_paths:
+            with Image.open(path) as image:
+                yield image.convert("RGB")
+
+    features = encode_images(loaded, images(), batch_size).numpy()
+    return features if len(features) else np.zeros((0, 1), dtype=np.float32)
 
 
 @dataclass

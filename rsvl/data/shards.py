@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tarfile
 from collections import Counter
 from collections.abc import Iterator
@@ -22,10 +23,14 @@ from typing import Any
 
 from rsvl.data.atomic import atomic_open, write_json
 from rsvl.data.records import Record
-from rsvl.errors import InputError
+from rsvl.errors import ConfigError, InputError
 
+LOG = logging.getLogger(__name__)
 SIZES_FILE = "sizes.json"
 SPLITS_FILE = "splits.json"
+# The image members every rsvl reader accepts, in the order one is picked when a sample has
+# several (webdataset's own decoders know these names).
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff")
 
 
 def shard_name(index: int) -> str:
@@ -64,7 +69,7 @@ class ShardWriter:
 
     def __init__(self, shard_dir: str | Path, max_samples: int = 1000, start_index: int = 0):
         if max_samples < 1:
-            raise ValueError("max_samples must be at least 1")
+            raise ConfigError(f"shard size must be at least 1, got {max_samples}")
         self.shard_dir = Path(shard_dir)
         self.shard_dir.mkdir(parents=True, exist_ok=True)
         self.max_samples = max_samples
@@ -158,31 +163,122 @@ def list_shards(shard_dir: str | Path) -> list[Path]:
     return paths
 
 
-def iter_shard(path: str | Path) -> Iterator[ShardSample]:
-    """Samples of one tar in order; a truncated or corrupt tar raises naming the file."""
+class ShardTruncatedError(InputError):
+    """A tar that ends early or is corrupt (the streaming reader stops at it)."""
+
+
+def iter_members(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """WebDataset grouping, streamed: ``(key, {ext: bytes})`` for each run of consecutive
+    members sharing a key (the member name up to its first dot).
+
+    Raises:
+        InputError: The shard is missing.
+        ShardTruncatedError: The tar ends early or is corrupt (samples before it were yielded).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"shard not found: {path}")
-    groups: dict[str, dict[str, bytes]] = {}
-    order: list[str] = []
+    key, members = "", dict[str, bytes]()
     try:
-        with tarfile.open(path, mode="r") as tar:
+        with tarfile.open(path, mode="r|") as tar:
             for member in tar:
-                if not member.isfile():
-                    continue
-                key, _, ext = member.name.rpartition("/")[2].partition(".")
-                handle = tar.extractfile(member)
+                handle = tar.extractfile(member) if member.isfile() else None
                 if handle is None:
                     continue
-                if key not in groups:
-                    groups[key] = {}
-                    order.append(key)
-                groups[key][ext] = handle.read()
+                name_key, _, ext = member.name.rpartition("/")[2].partition(".")
+                if name_key != key and members:
+                    yield key, members
+                    members = {}
+                key = name_key
+                members[ext] = handle.read()
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise InputError(f"shard {path} is corrupt or truncated ({error}); rebuild it") from None
-    for key in order:
-        members = groups[key]
-        image_ext = next((e for e in ("jpg", "png", "jpeg", "webp") if e in members), None)
+        raise ShardTruncatedError(
+            f"shard {path} is corrupt or truncated ({error}); rebuild it") from None
+    if members:
+        yield key, members
+
+
+def image_member(members: dict[str, bytes]) -> str | None:
+    """The extension of a sample's image member (first of :data:`IMAGE_EXTENSIONS`), if any."""
+    return next((ext for ext in IMAGE_EXTENSIONS if ext in members), None)
+
+
+def iter_shard(path: str | Path) -> Iterator[ShardSample]:
+    """Strict reading: samples of one tar in order; a truncated or corrupt tar, or a sample
+    without an image or a readable ``.json`` record, raises naming the file."""
+    for key, members in iter_members(path):
+        image_ext = image_member(members)
         if image_ext is None or "json" not in members:
             raise InputError(f"shard {path}: sample {key!r} lacks an image or its .json record")
-        yield ShardSample(key, members[image_ext], image_ext, json.loads(members["json"]))
+        try:
+            record = json.loads(members["json"])
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"shard {path}: sample {key!r} has a malformed .json record; "
+                             "rebuild the shard") from None
+        yield ShardSample(key, members[image_ext], image_ext, record)
+
+
+@dataclass
+class StreamSample:
+    """A sample as the streaming reader sees it: ``None`` image or captions mark it corrupt.
+
+    Attributes:
+        key: The sample's key.
+        image: Encoded image bytes, or None (no image member, or a truncated shard).
+        captions: All captions (the record's, else the ``.txt``), or None when unreadable.
+        split: The record's split; None when unknown (no ``.json``: another tool's shards).
+    """
+
+    key: str
+    image: bytes | None
+    captions: list[str] | None
+    split: str | None = None
+
+
+def stream_sample(key: str, members: dict[str, bytes]) -> StreamSample:
+    """One grouped sample in streaming form, never raising: broken parts become ``None``."""
+    image_ext = image_member(members)
+    captions: list[str] | None = None
+    split = None
+    try:
+        if "json" in members:
+            record = json.loads(members["json"])
+            captions, split = [str(c) for c in record["captions"]], record.get("split")
+        elif "txt" in members:
+            captions = [members["txt"].decode("utf-8")]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        captions = None
+    return StreamSample(key, members[image_ext] if image_ext else None, captions or None, split)
+
+
+def stream_shard(path: str | Path) -> Iterator[StreamSample]:
+    """Streaming reading (training): every sample, broken ones marked instead of raising; a
+    tar that ends early yields one corrupt mark (key ``NAME:truncated``) and stops, logged.
+
+    Raises:
+        InputError: The shard is missing.
+    """
+    path = Path(path)
+    try:
+        for key, members in iter_members(path):
+            yield stream_sample(key, members)
+    except ShardTruncatedError as error:
+        LOG.warning("%s; the rest of it is skipped", error)
+        yield StreamSample(f"{path.name}:truncated", None, None)
+
+
+def read_member(shard: str | Path, member: str) -> bytes:
+    """The bytes of one named member (``KEY.jpg``) of a shard, by random access.
+
+    Raises:
+        InputError: The shard is missing, corrupt, or lacks the member.
+    """
+    try:
+        with tarfile.open(shard) as tar:
+            handle = tar.extractfile(member)
+            if handle is None:
+                raise KeyError(member)
+            return handle.read()
+    except (KeyError, tarfile.TarError, OSError) as error:
+        raise InputError(f"{shard}: cannot read member {member} ({error}); the shard changed "
+                         "since it was listed (an image index: rebuild the index)") from None

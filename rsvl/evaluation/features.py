@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from safetensors.torch import save as save_safetensors
 
 from rsvl.data.atomic import atomic_open
 from rsvl.errors import InputError
-from rsvl.models import LoadedModel
+from rsvl.models import LoadedModel, encode_images
 
 CACHE_VERSION = 1
 
@@ -123,20 +123,23 @@ def _write_cache(path: Path, result: ImageFeatures) -> None:
 def _encode_images(loaded: LoadedModel, paths: Sequence[Path], batch_size: int,
                    num_workers: int) -> ImageFeatures:
     files = ImageFiles(paths, loaded.preprocess, _image_size(loaded))
+    # Workers decode and transform; the unreadable images drop out before the model.
     loader = torch.utils.data.DataLoader(files, batch_size=batch_size, num_workers=num_workers)
-    chunks, kept, skipped = [], [], []
-    start = 0
-    with torch.inference_mode():
+    kept: list[int] = []
+    skipped: list[str] = []
+
+    def readable() -> Iterator[torch.Tensor]:
+        start = 0
         for images, ok, reasons in loader:
-            indices = torch.arange(start, start + len(ok))
+            for offset, (good, reason) in enumerate(zip(ok.tolist(), reasons, strict=True)):
+                if good:
+                    kept.append(start + offset)
+                    yield images[offset]
+                else:
+                    skipped.append(f"{paths[start + offset]}: {reason}")
             start += len(ok)
-            rows = zip(indices.tolist(), ok.tolist(), reasons, strict=True)
-            skipped += [f"{paths[i]}: {reason}" for i, good, reason in rows if not good]
-            if ok.any():
-                batch = images[ok].to(loaded.device)
-                chunks.append(F.normalize(loaded.model.encode_image(batch).float(), dim=-1).cpu())
-                kept += indices[ok].tolist()
-    features = torch.cat(chunks) if chunks else torch.zeros(0, 0)
+
+    features = encode_images(loaded, readable(), batch_size)
     return ImageFeatures(features, kept, skipped)
 
 

@@ -1,4 +1,6 @@
-"""Model registry, loading and export: one loader for the trainer, evaluators, API and builder.
+"""Model registry, loading, export and the shared image-embedding loop (:func:`encode_images`).
+
+One loader for the trainer, evaluators, API and builders.
 
 Model specs (strings, as on the command line):
 
@@ -9,6 +11,7 @@ Model specs (strings, as on the command line):
 - ``hf-hub:ORG/REPO``: an open_clip model on the Hugging Face Hub (downloads).
 """
 
+from rsvl.models.encode import encode_images
 from rsvl.models.export import export_model, read_export_info
 from rsvl.models.loading import LoadedModel, ModelSpec, load_clip, parse_model_spec
 from rsvl.models.registry import get_architecture, list_architectures
@@ -16,6 +19,7 @@ from rsvl.models.registry import get_architecture, list_architectures
 __all__ = [
     "LoadedModel",
     "ModelSpec",
+    "encode_images",
     "export_model",
     "get_architecture",
     "list_architectures",

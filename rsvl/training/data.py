@@ -30,11 +30,9 @@ samples of the current epoch's stream, so resuming is exact for mixtures too.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import random
-import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +42,18 @@ import torch
 from PIL import Image
 
 from rsvl.data.mixtures import Mixture, iter_mixture
-from rsvl.data.shards import ShardSample, list_shards, read_sizes, read_split_sizes
+from rsvl.data.shards import (
+    ShardSample,
+    StreamSample,
+    list_shards,
+    read_sizes,
+    read_split_sizes,
+    stream_shard,
+)
 from rsvl.errors import ConfigError, InputError
 from rsvl.training.augment import ImageTransform
 
 LOG = logging.getLogger(__name__)
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff")
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,9 @@ class Unit:
     size: int
 
 
-@dataclass
-class RawSample:
-    """Undecoded sample: image bytes, all captions and the record's split (None: unknown);
-    ``None`` image or captions mark a corrupt sample."""
-
-    key: str
-    image: bytes | None
-    captions: list[str] | None
-    split: str | None = None
+# Undecoded sample: image bytes, all captions and the record's split (None: unknown);
+# ``None`` image or captions mark a corrupt sample. Shards and Parquet rows both become one.
+RawSample = StreamSample
 
 
 def list_units(train: str | Path, source: str = "auto", split: str = "") -> list[Unit]:
@@ -142,49 +140,9 @@ def owned_batches(first: int, last: int, worker: int, workers: int) -> int:
 def read_unit(unit: Unit) -> Iterator[RawSample]:
     """Raw samples of one unit in stored order; a shard that ends early yields one corrupt mark."""
     if unit.row_group is None:
-        yield from _read_shard(unit.path)
+        yield from stream_shard(unit.path)
     else:
         yield from _read_row_group(unit.path, unit.row_group)
-
-
-def _read_shard(path: Path) -> Iterator[RawSample]:
-    """WebDataset grouping: consecutive members sharing a key (name up to its first dot)."""
-    if not path.is_file():
-        raise InputError(f"shard not found: {path}")
-    key, members = "", dict[str, bytes]()
-    try:
-        with tarfile.open(path, mode="r|") as tar:
-            for member in tar:
-                handle = tar.extractfile(member) if member.isfile() else None
-                if handle is None:
-                    continue
-                name_key, _, ext = member.name.rpartition("/")[2].partition(".")
-                if name_key != key and members:
-                    yield _shard_sample(key, members)
-                    members = {}
-                key = name_key
-                members[ext] = handle.read()
-    except (tarfile.TarError, EOFError, OSError) as error:
-        LOG.warning("shard %s ends early (%s); the rest of it is skipped", path, error)
-        yield RawSample(f"{path.name}:truncated", None, None)
-        return
-    if members:
-        yield _shard_sample(key, members)
-
-
-def _shard_sample(key: str, members: dict[str, bytes]) -> RawSample:
-    image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
-    captions: list[str] | None = None
-    split = None
-    try:
-        if "json" in members:
-            record = json.loads(members["json"])
-            captions, split = [str(c) for c in record["captions"]], record.get("split")
-        elif "txt" in members:
-            captions = [members["txt"].decode("utf-8")]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        captions = None
-    return RawSample(key, image, captions or None, split)
 
 
 def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:

@@ -20,7 +20,7 @@ from rsvl.data.shards import (
     read_split_sizes,
     shard_name,
 )
-from rsvl.errors import InputError
+from rsvl.errors import ConfigError, InputError
 
 
 def record(index: int) -> Record:
@@ -118,7 +118,7 @@ def test_missing_and_malformed_shard_folders(tmp_path):
         list_shards(tmp_path)
     with pytest.raises(InputError, match="shard not found"):
         list(iter_shard(tmp_path / "00009.tar"))
-    with pytest.raises(ValueError, match="max_samples must be at least 1"):
+    with pytest.raises(ConfigError, match="shard size must be at least 1"):
         ShardWriter(tmp_path, max_samples=0)
 
 
