@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--licence", required=True, help="licence of the images and captions")
     parser.add_argument("--shard-size", type=int, default=1000)
     parser.add_argument("--images-dir", help="karpathy/csv: folder the image paths start from")
+    parser.add_argument("--allow-outside-images-dir", action="store_true", default=None,
+                        help="karpathy/csv/folder: accept image paths that leave the images "
+                        "folder (absolute, '..', symlinks out); only for caption files you trust")
     parser.add_argument("--image-column", help="csv: image path column (default filepath); "
                         "hf: Image column (default image)")
     parser.add_argument("--caption-column", help="csv: caption column (default title); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -234,3 +235,53 @@ def test_cli_import_csv(tmp_path, scene, capsys):
     assert main(["build", "import", *argv]) == 0
     assert "1 images" in capsys.readouterr().out
     assert [r.split for r in read_records(tmp_path / "out" / "records.jsonl")] == ["val"]
+
+
+@pytest.mark.parametrize(
+    ("filepath", "filename", "why"),
+    [("", "../outside.jpg", r"a '\.\.' component"),
+     ("..", "outside.jpg", r"a '\.\.' component"),
+     ("", "{outside}", "an absolute path"),
+     ("", "link.jpg", r"it resolves to .*outside\.jpg \(a symlink\)")],
+    ids=["dotdot", "dotdot-in-filepath", "absolute", "symlink"],
+)
+def test_karpathy_image_paths_may_not_leave_the_images_dir(tmp_path, scene, filepath, filename,
+                                                           why):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    scene(0).save(tmp_path / "outside.jpg")  # readable, but not the dataset's
+    (images / "link.jpg").symlink_to(tmp_path / "outside.jpg")
+    entry = {**karpathy_entry(filename.format(outside=tmp_path / "outside.jpg"), "train", "x"),
+             "filepath": filepath}
+    source = images / "caps.json"
+    source.write_text(json.dumps({"images": [entry]}))
+    with pytest.raises(InputError, match=rf"caps\.json: images\[0\]: image path .* leaves the "
+                       rf"images folder .*imgs \({why}\); .*--allow-outside-images-dir") as caught:
+        import_dataset("karpathy", source, tmp_path / "out", name="toy", licence="CC0")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    # Trusted caption files may point anywhere.
+    records = import_dataset("karpathy", source, tmp_path / "out", name="toy", licence="CC0",
+                             allow_outside_images_dir=True)
+    assert len(records) == 1
+
+
+def test_csv_and_folder_image_paths_may_not_leave_their_folder(tmp_path, scene, capsys):
+    scene(0).save(tmp_path / "secret.jpg")
+    (tmp_path / "data").mkdir()
+    table = tmp_path / "data" / "pairs.csv"
+    table.write_text(f"filepath,title\n{tmp_path / 'secret.jpg'},a lake\n")
+    argv = ["build", "import", str(table), "--format", "csv", "--out", str(tmp_path / "out"),
+            "--name", "p", "--licence", "CC0"]
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"rsvl build: error: .*pairs\.csv:2: image path '.*secret\.jpg' leaves "
+                        r"the images folder .*data \(an absolute path\); .*", error), error
+    assert main([*argv, "--allow-outside-images-dir"]) == 0
+    # A class folder whose image is a symlink out of the dataset root.
+    (tmp_path / "classes" / "beach").mkdir(parents=True)
+    (tmp_path / "classes" / "beach" / "b.jpg").symlink_to(tmp_path / "secret.jpg")
+    with pytest.raises(InputError, match=r"classes: image path 'beach/b\.jpg' leaves the images "
+                       r"folder .*classes \(it resolves to .*secret\.jpg \(a symlink\)\)"):
+        import_dataset("folder", tmp_path / "classes", tmp_path / "out2", name="f",
+                       licence="CC0")

@@ -4,7 +4,8 @@
 name. Class folder names become display names (``SeaLake`` -> ``sea lake``,
 ``railway_station`` -> ``railway station``); run-together names
 (``railwaystation``) are fixed by the shared rule in :mod:`rsvl.data.class_names`, or with
-``class_names`` (folder -> display name).
+``class_names`` (folder -> display name). A symlinked image that resolves outside ``root`` is
+refused unless ``allow_outside_images_dir`` (:mod:`rsvl.builders.importers.paths`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from rsvl.builders.importers.base import SPLIT_ALIASES, SourceItem, key_from_path
+from rsvl.builders.importers.paths import image_inside
 from rsvl.data.class_names import display_name
 from rsvl.errors import ConfigError, InputError
 
-OPTIONS = ("templates", "split", "class_names")
+OPTIONS = ("templates", "split", "class_names", "allow_outside_images_dir")
 DEFAULT_TEMPLATES = ("a satellite image of {class}",)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -33,7 +35,8 @@ def caption(template: str, class_name: str) -> str:
 
 def read_items(source: str | Path, templates: Sequence[str] = DEFAULT_TEMPLATES,
                split: str = "train",
-               class_names: Mapping[str, str] | None = None) -> Iterator[SourceItem]:
+               class_names: Mapping[str, str] | None = None,
+               allow_outside_images_dir: bool = False) -> Iterator[SourceItem]:
     """Items of a class-folder dataset, one caption per template.
 
     Args:
@@ -41,6 +44,7 @@ def read_items(source: str | Path, templates: Sequence[str] = DEFAULT_TEMPLATES,
         templates: Caption templates with a ``{class}`` placeholder.
         split: The split of every image, unless the top folders are split names.
         class_names: Display-name overrides, folder name -> class name.
+        allow_outside_images_dir: Accept symlinked images that resolve outside ``source``.
     """
     root = Path(source)
     if not root.is_dir():
@@ -66,7 +70,8 @@ def read_items(source: str | Path, templates: Sequence[str] = DEFAULT_TEMPLATES,
                 yield SourceItem(
                     key=key_from_path(relative),
                     captions=[caption(t, name) for t in templates],
-                    split=split_name, origin=f"{root}: {relative}", image=image,
+                    split=split_name, origin=f"{root}: {relative}",
+                    image=image_inside(root, relative, f"{root}", allow_outside_images_dir),
                     extra={"source_image": relative, "class_name": name,
                            "class_folder": class_dir.name},
                 )

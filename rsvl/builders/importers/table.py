@@ -1,7 +1,8 @@
 """open_clip-style CSV/TSV: one row per (image, caption) pair, as ``--csv-img-key`` reads.
 
 Rows naming the same image are grouped into one record with several captions, in row order.
-Relative image paths are resolved against ``images_dir`` (default: the table's folder).
+Relative image paths are resolved against ``images_dir`` (default: the table's folder) and
+must stay inside it (:mod:`rsvl.builders.importers.paths`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rsvl.builders.importers.base import SourceItem, key_from_path
+from rsvl.builders.importers.paths import image_inside
 from rsvl.errors import InputError
 
-OPTIONS = ("images_dir", "image_column", "caption_column", "separator", "split_column", "split")
+OPTIONS = ("images_dir", "image_column", "caption_column", "separator", "split_column", "split",
+           "allow_outside_images_dir")
 
 
 def read_items(source: str | Path, images_dir: str | Path | None = None,
                image_column: str = "filepath", caption_column: str = "title",
                separator: str | None = None, split_column: str | None = None,
-               split: str = "train") -> Iterator[SourceItem]:
+               split: str = "train",
+               allow_outside_images_dir: bool = False) -> Iterator[SourceItem]:
     """Items of a caption table.
 
     Args:
@@ -30,6 +34,12 @@ def read_items(source: str | Path, images_dir: str | Path | None = None,
         separator: Field separator; default tab for ``.tsv``, comma otherwise.
         split_column: Column holding each row's split; without it every row is in ``split``.
         split: The split of every row when there is no split column.
+        allow_outside_images_dir: Accept image paths that leave ``images_dir`` (absolute,
+            ``..``, symlinks out); refused by default.
+
+    Raises:
+        InputError: A column is missing, a row is inconsistent or its image path leaves
+            ``images_dir``.
     """
     path = Path(source)
     if not path.is_file():
@@ -54,7 +64,9 @@ def read_items(source: str | Path, images_dir: str | Path | None = None,
             if item is None:
                 grouped[relative] = SourceItem(
                     key=key_from_path(relative), captions=[row[caption_column] or ""],
-                    split=row_split or "", origin=origin, image=base / relative,
+                    split=row_split or "", origin=origin,
+                    image=image_inside(base, relative, f"{path}:{line}",
+                                       allow_outside_images_dir),
                     extra={"source_image": relative},
                 )
             elif row_split != item.split:
