@@ -7,11 +7,43 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rsvl.errors import InputError
+from rsvl.errors import InputError, RemoteReadError
 from rsvl.imagery.chip import Bounds, Chip
 from rsvl.imagery.geo import intersection
 
 RESAMPLING_METHODS = ("nearest", "bilinear", "cubic", "lanczos", "average")
+# Why one read failed while the rest of the imagery may be fine (builders count them by name).
+UNREADABLE_TILE = "unreadable_tile"
+UNREADABLE_WINDOW = "unreadable_window"
+REMOTE_READ_FAILED = "remote_read_failed"
+
+
+class UnreadableImagery(InputError):
+    """One tile or window of otherwise readable imagery cannot be read.
+
+    A corrupt tile file, a truncated GeoTIFF block, a remote read that kept failing: the
+    reader raises this from :meth:`Imagery.read` so that a build can skip the chip and count
+    it under :attr:`reason` (``--strict`` stops instead, with this one-line message).
+
+    Args:
+        message: One line naming the file or tile and what went wrong.
+        reason: ``unreadable_tile``, ``unreadable_window`` or ``remote_read_failed``.
+    """
+
+    def __init__(self, message: str, reason: str = UNREADABLE_WINDOW) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled to and from worker processes (Dask): keep the reason.
+        return type(self), (str(self), self.reason)
+
+
+class UnreadableRemoteImagery(UnreadableImagery, RemoteReadError):
+    """A remote read that failed after its retries: skipped by builds, retried by schedulers."""
+
+    def __init__(self, message: str, reason: str = REMOTE_READ_FAILED) -> None:
+        super().__init__(message, reason)
 
 
 class Imagery(abc.ABC):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rsvl.errors import InputError
+from rsvl.imagery.base import UNREADABLE_TILE, UnreadableImagery
 from rsvl.imagery.tiles import TilePyramid, flip_y
 
 # Tile formats that are vector data, by MBTiles ``format`` metadata or by their first bytes.
@@ -60,6 +61,10 @@ class MBTilesImagery(TilePyramid):
         return self._handle.execute(sql, params).fetchall()
 
     def _tile_bytes(self, zoom: int, x: int, y: int) -> bytes | None:
-        rows = self._query("SELECT tile_data FROM tiles WHERE zoom_level = ? AND "
-                           "tile_column = ? AND tile_row = ?", zoom, x, flip_y(zoom, y))
+        try:
+            rows = self._query("SELECT tile_data FROM tiles WHERE zoom_level = ? AND "
+                               "tile_column = ? AND tile_row = ?", zoom, x, flip_y(zoom, y))
+        except sqlite3.DatabaseError as exc:  # a corrupt page of the database
+            raise UnreadableImagery(f"{self.source}: cannot read tile z/x/y={zoom}/{x}/{y} "
+                                    f"({exc})", UNREADABLE_TILE) from None
         return bytes(rows[0][0]) if rows else None

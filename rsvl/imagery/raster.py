@@ -3,11 +3,15 @@
 Remote sources (``/vsicurl/``, ``/vsis3/``, ``/vsigs/``, ``/vsiaz/`` paths, ``http(s)://`` and
 ``s3://`` URLs) are read with retries at two levels: GDAL retries each HTTP request on 429 and
 5xx (``GDAL_HTTP_MAX_RETRY``, ``GDAL_HTTP_RETRY_DELAY``), and an open or a window read that
-still fails (GDAL does not retry dropped connections, and its final messages rarely say why) is
-retried with backoff (:mod:`rsvl.imagery.remote`) before it raises
-:class:`rsvl.errors.RemoteReadError`. A missing object or denied access fails at once with an
-:class:`rsvl.errors.InputError`. Variables already set in the environment win over these
+still fails for a reason known to pass (an HTTP 429/5xx that GDAL reported, a timeout, a reset
+connection: GDAL does not retry dropped connections) is retried with backoff
+(:mod:`rsvl.imagery.remote`) before it raises :class:`rsvl.errors.RemoteReadError`. Any other
+GDAL error fails at once: a missing object, denied access or an unreadable file on opening, as
+an :class:`rsvl.errors.InputError`. Variables already set in the environment win over these
 defaults.
+
+A window that cannot be read (a truncated or corrupt block, a remote read that kept failing)
+raises :class:`rsvl.imagery.base.UnreadableImagery`, which builds skip and count.
 """
 
 from __future__ import annotations
@@ -27,8 +31,13 @@ from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window, from_bounds
 
-from rsvl.errors import InputError
-from rsvl.imagery.base import Imagery
+from rsvl.errors import InputError, RemoteReadError
+from rsvl.imagery.base import (
+    UNREADABLE_WINDOW,
+    Imagery,
+    UnreadableImagery,
+    UnreadableRemoteImagery,
+)
 from rsvl.imagery.chip import Bounds, Chip
 from rsvl.imagery.geo import crs_string, ground_sample_distance
 from rsvl.imagery.remote import (
@@ -37,6 +46,7 @@ from rsvl.imagery.remote import (
     USER_AGENT,
     Retryable,
     RetryPolicy,
+    is_transient_message,
     with_retries,
 )
 from rsvl.imagery.stretch import (
@@ -88,7 +98,7 @@ def _gdal_network_options(policy: RetryPolicy) -> dict[str, str]:
 
 
 class _HttpStatuses(logging.Handler):
-    """The HTTP statuses GDAL reports while a call runs (rasterio logs them as warnings).
+    """The HTTP statuses and network failures GDAL reports while a call runs (as warnings).
 
     GDAL's final error often hides them ("Cannot read 228813 bytes", "not recognized as a
     supported file format" after a 503), so the retry decision reads them from the log.
@@ -97,15 +107,27 @@ class _HttpStatuses(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.codes: list[int] = []
+        self.network: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        found = _HTTP_STATUS.search(record.getMessage())
+        message = record.getMessage()
+        found = _HTTP_STATUS.search(message)
         if found:
             self.codes.append(int(found[1]))
+        if is_transient_message(message):
+            self.network = message.strip().splitlines()[0]
 
 
 def _remote_call(call: Callable[[], T], source: str, policy: RetryPolicy, what: str) -> T:
-    """Run a GDAL open or read of a remote ``source`` with retries (module docstring)."""
+    """Run a GDAL open or read of a remote ``source`` with retries (module docstring).
+
+    Args:
+        call: The open or read.
+        source: The dataset name, for messages.
+        policy: Retries of failures known to be transient.
+        what: ``opening`` or ``reading``: a read's other failures are
+            :class:`UnreadableImagery` (the build skips the window), an open's are fatal.
+    """
 
     def attempt() -> T:
         statuses = _HttpStatuses()
@@ -120,6 +142,8 @@ def _remote_call(call: Callable[[], T], source: str, policy: RetryPolicy, what: 
         status = _HTTP_STATUS.search(reason)
         code = int(status[1]) if status else None
         transient = [c for c in statuses.codes if c in TRANSIENT_STATUS]
+        if code is not None and code in TRANSIENT_STATUS:
+            transient.append(code)
         if transient:
             raise Retryable(f"HTTP {transient[-1]}")
         if code in MISSING_STATUS or any(word in reason for word in _MISSING_WORDS):
@@ -128,9 +152,14 @@ def _remote_call(call: Callable[[], T], source: str, policy: RetryPolicy, what: 
         if code in (401, 403) or any(word in reason for word in _DENIED_WORDS):
             raise InputError(f"{source}: access denied ({reason}); set the credentials GDAL "
                              "reads (AWS_*, GS_*, AZURE_* variables) or make the object public")
+        if is_transient_message(reason) or statuses.network is not None:
+            raise Retryable(f"GDAL: {reason if is_transient_message(reason) else statuses.network}")
+        if what == "reading":
+            raise UnreadableImagery(f"{source}: cannot read pixels ({reason})", UNREADABLE_WINDOW)
         if any(word in reason for word in _NOT_RASTER_WORDS):
             raise InputError(f"{source}: cannot be opened as a raster ({reason})")
-        raise Retryable(f"GDAL: {reason}")
+        raise InputError(f"{source}: cannot be opened ({reason}); GDAL's error is not one "
+                         "that passes when retried")
 
     return with_retries(attempt, policy, f"{what} {source}")
 
@@ -224,13 +253,18 @@ class RasterImagery(Imagery):
     def _guarded(self, method: Any, **kwargs: Any) -> np.ndarray:
         """Call a rasterio read method, turning GDAL read failures into one-line errors."""
         if self._policy is not None:
-            return _remote_call(lambda: method(**kwargs), self.source, self._policy, "reading")
+            try:
+                return _remote_call(lambda: method(**kwargs), self.source, self._policy,
+                                    "reading")
+            except RemoteReadError as exc:  # retries exhausted: this window is skipped
+                raise UnreadableRemoteImagery(str(exc)) from None
         try:
             return method(**kwargs)
         except RasterioError as exc:
             reason = _gdal_reason(exc)
-            raise InputError(f"{self.source}: cannot read pixels ({reason}); the file may be "
-                             "truncated or corrupt: re-download or re-export it") from None
+            raise UnreadableImagery(f"{self.source}: cannot read pixels ({reason}); the file may "
+                                    "be truncated or corrupt: re-download or re-export it",
+                                    UNREADABLE_WINDOW) from None
 
     def read(self, bounds: Bounds, size: int | tuple[int, int],
              bands: Sequence[int] | None = None, resampling: str = "bilinear") -> Chip:

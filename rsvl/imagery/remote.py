@@ -4,10 +4,11 @@ GETs go through a ``requests.Session`` when the caller keeps one: its connection
 one TCP/TLS connection per host, where a fresh connection per tile would cost a handshake
 (tens of milliseconds over TLS) for every tile.
 
-A read that fails for a reason that may pass (a timeout, a dropped connection, HTTP 429 or 5xx)
-is retried after a growing, jittered delay (the server's ``Retry-After`` when it sends one);
-when the attempts run out it raises :class:`rsvl.errors.RemoteReadError`, which schedulers
-retry. Answers that will not change (404, 403, 400) are never retried.
+A read that fails for a reason known to pass (a timeout, a reset or refused connection, a
+truncated body, HTTP 408, 425, 429 or 5xx other than 501/505) is retried after a growing,
+jittered delay (the server's ``Retry-After`` when it sends one); when the attempts run out it
+raises :class:`rsvl.errors.RemoteReadError`, which schedulers retry. Everything else fails at
+once: answers that will not change (404, 403, 400), a host name that does not resolve, a bad URL.
 """
 
 from __future__ import annotations
@@ -27,8 +28,24 @@ from rsvl.errors import InputError, RemoteReadError
 T = TypeVar("T")
 
 USER_AGENT = f"rsvl/{__version__} (remote-sensing dataset builder; Python requests)"
-# Statuses worth retrying: timeouts, rate limits and server-side failures.
-TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Statuses worth retrying: timeouts, rate limits and server-side failures (not "501 Not
+# Implemented" or "505 HTTP Version Not Supported": they will not change).
+TRANSIENT_STATUS = frozenset({408, 425, 429, *range(500, 600)} - {501, 505})
+# Network failures that may pass, in the words of curl (GDAL's messages) and urllib3/requests.
+TRANSIENT_WORDS = ("timed out", "timeout", "connection reset", "reset by peer",
+                   "connection aborted", "connection refused", "failed to connect",
+                   "couldn't connect", "recv failure", "send failure", "empty reply from server",
+                   "transfer closed", "connection broken", "remote end closed",
+                   "incomplete read", "connection was closed")
+# ... except a host name that does not resolve: a typo in the URL, not a passing outage.
+_UNRESOLVED_WORDS = ("resolve", "name or service not known", "nodename nor servname")
+
+
+def is_transient_message(text: str) -> bool:
+    """Whether an error message describes a network failure that may pass when retried."""
+    lowered = text.lower()
+    return (any(word in lowered for word in TRANSIENT_WORDS)
+            and not any(word in lowered for word in _UNRESOLVED_WORDS))
 # "No such tile": the pixels are absent, not the server.
 MISSING_STATUS = frozenset({204, 404, 410})
 
@@ -126,9 +143,17 @@ def http_get(url: str, policy: RetryPolicy, timeout_s: float,
         try:
             response = client.get(url, headers={"User-Agent": USER_AGENT}, timeout=timeout_s)
             body = response.content
-        except requests.RequestException as error:
+        except (requests.Timeout, requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError) as error:
+            reason = f"{type(error).__name__}: {error}"
+            if any(word in reason.lower() for word in _UNRESOLVED_WORDS):
+                raise InputError(f"GET {url}: the host name does not resolve ({reason}); check "
+                                 "the URL") from None
             # Connection refused or reset, timeouts, truncated bodies: all may pass.
-            raise Retryable(f"{type(error).__name__}: {error}") from None
+            raise Retryable(reason) from None
+        except requests.RequestException as error:  # a bad URL, too many redirects...
+            raise InputError(f"GET {url}: {type(error).__name__}: {error}; check the URL "
+                             "template") from None
         if response.status_code in MISSING_STATUS:
             return None
         if response.status_code >= 400:

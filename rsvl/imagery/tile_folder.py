@@ -14,9 +14,12 @@ import os
 from pathlib import Path
 
 from rsvl.errors import InputError
+from rsvl.imagery.base import UNREADABLE_TILE, UnreadableImagery
 from rsvl.imagery.tiles import TilePyramid, check_scheme, flip_y
 
 TILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+# Tiles tried (one per column) to learn the tile size and bands when the first is corrupt.
+_SAMPLE_TRIES = 8
 
 
 def _numeric_dirs(folder: Path) -> list[tuple[int, Path]]:
@@ -79,7 +82,8 @@ class TileFolderImagery(TilePyramid):
                 self._extensions[zoom] = found[0][1][0][1]
                 rows = [self._xyz_row(zoom, y) for _, tiles in found for y, _ in tiles]
                 extent = ((found[0][0], found[-1][0]), (min(rows), max(rows)))
-                sample = (zoom, found[0][0], self._xyz_row(zoom, found[0][1][0][0]))
+                samples = [(zoom, x, self._xyz_row(zoom, y))
+                           for x, tiles in found[:_SAMPLE_TRIES] for y, _ in tiles[:1]]
         if extent is None:
             if _has_files(folder):
                 raise InputError(f"{source}: unknown tile scheme: expected a pyramid of "
@@ -87,7 +91,14 @@ class TileFolderImagery(TilePyramid):
             raise InputError(f"{source}: empty tile folder (no {{z}}/{{x}}/{{y}} tiles); "
                              "check the path or re-export the tiles")
         self.zooms = sorted(self._extensions)
-        self._describe(*extent, sample)
+        # One corrupt tile must not make the whole pyramid unreadable: try a few samples.
+        for tried, sample in enumerate(samples, start=1):
+            try:
+                self._describe(*extent, sample)
+                break
+            except UnreadableImagery:
+                if tried == len(samples):
+                    raise
 
     def _detect_scheme(self, scheme: str) -> str:
         if scheme != "auto":
@@ -116,3 +127,6 @@ class TileFolderImagery(TilePyramid):
             return path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:  # unreadable (permissions, I/O error, a folder of that name)
+            raise UnreadableImagery(f"{path}: cannot read tile z/x/y={zoom}/{x}/{y} ({exc})",
+                                    UNREADABLE_TILE) from None

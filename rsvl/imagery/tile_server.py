@@ -7,11 +7,14 @@ the whole Web-Mercator world), or a TileJSON document (its URL or path, with
 TMS rows.
 
 Every GET is retried with backoff on timeouts, dropped connections, 429 and 5xx
-(:mod:`rsvl.imagery.remote`). A tile the server lacks (404, 410, 204) is invalid pixels, like an
-absent file in a tile folder, and counted in :attr:`TileServerImagery.missing_tiles`;
-``missing="error"`` raises instead. ``cache=FOLDER`` keeps fetched tiles as a ``{z}/{x}/{y}``
-tile folder, written atomically, so reruns and resumed builds do not fetch them again (the
-folder opens as a tile folder too).
+(:mod:`rsvl.imagery.remote`); other failures are not retried. A tile whose GETs all failed
+raises :class:`rsvl.imagery.base.UnreadableRemoteImagery` from :meth:`read` (builds skip and
+count the chip). Without ``bounds`` a server is taken to cover the whole world, and builds plan
+only the area of their OSM features (:mod:`rsvl.builders.guards`). A tile the server lacks
+(404, 410, 204) is invalid pixels, like an absent file in a tile folder, and counted in
+:attr:`TileServerImagery.missing_tiles`; ``missing="error"`` raises instead.
+``cache=FOLDER`` keeps fetched tiles as a ``{z}/{x}/{y}`` tile folder, written atomically, so
+reruns and resumed builds do not fetch them again (the folder opens as a tile folder too).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Any
 import requests
 
 from rsvl.data.atomic import atomic_open, read_json, write_json
-from rsvl.errors import ConfigError, InputError
+from rsvl.errors import ConfigError, InputError, RemoteReadError
+from rsvl.imagery.base import UnreadableRemoteImagery
 from rsvl.imagery.geo import WEB_MERCATOR, WGS84, transform_bounds
 from rsvl.imagery.registry import is_tile_url
 from rsvl.imagery.remote import RetryPolicy, http_get
@@ -221,7 +225,10 @@ class TileServerImagery(TilePyramid):
                          "URL template, the zooms and bounds=(west, south, east, north)")
 
     def _tile_bytes(self, zoom: int, x: int, y: int) -> bytes | None:
-        data = self._fetch(zoom, x, y)
+        try:
+            data = self._fetch(zoom, x, y)
+        except RemoteReadError as exc:  # retries exhausted: the chips needing it are skipped
+            raise UnreadableRemoteImagery(str(exc)) from None
         if data is None:
             if self.missing == "error":
                 raise InputError(f"{self.tile_url(zoom, x, y)}: tile z/x/y={zoom}/{x}/{y} is "

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from rsvl.errors import InputError
-from rsvl.imagery.base import Imagery
+from rsvl.imagery.base import UNREADABLE_TILE, Imagery, UnreadableImagery
 from rsvl.imagery.chip import Bounds, Chip
 from rsvl.imagery.geo import WEB_MERCATOR, ground_sample_distance
 
@@ -103,15 +103,19 @@ class TilePyramid(Imagery):
         try:
             image = Image.open(io.BytesIO(data))
             image.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise InputError(f"{self.source}: tile z/x/y={address} is not a readable image "
-                             f"({exc}); re-export the tile") from None
+        # PIL reports broken files as any of these (SyntaxError: "broken PNG file").
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                Image.DecompressionBombError) as exc:
+            raise UnreadableImagery(
+                f"{self.source}: tile z/x/y={'/'.join(map(str, address))} is not a readable "
+                f"image ({exc}); re-export or re-fetch the tile", UNREADABLE_TILE) from None
         return image
 
     def _to_rgba(self, tile: Image.Image, address: tuple[int, int, int]) -> np.ndarray:
         if tile.size != (self.tile_size, self.tile_size):
-            raise InputError(f"{self.source}: tile z/x/y={address} is {tile.width}x"
-                             f"{tile.height}, the pyramid's tiles are {self.tile_size} px")
+            raise UnreadableImagery(
+                f"{self.source}: tile z/x/y={'/'.join(map(str, address))} is {tile.width}x"
+                f"{tile.height}, the pyramid's tiles are {self.tile_size} px", UNREADABLE_TILE)
         return np.asarray(tile.convert("RGBA"))
 
     def choose_zoom(self, resolution: float) -> int:

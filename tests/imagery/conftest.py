@@ -87,3 +87,9 @@ def _load_loopback() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def serve_folder() -> Callable[[Path], Any]:
+    """``with serve_folder(root) as server:`` a loopback HTTP server of any folder."""
+    return _load_loopback().serve  # type: ignore[no-any-return]

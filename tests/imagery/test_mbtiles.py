@@ -12,6 +12,7 @@ from PIL import Image
 
 from rsvl.errors import InputError
 from rsvl.imagery import open_imagery
+from rsvl.imagery.base import UNREADABLE_TILE, UnreadableImagery
 from rsvl.imagery.mbtiles import MBTilesImagery
 from rsvl.imagery.tiles import flip_y, tile_bounds
 
@@ -77,3 +78,14 @@ def test_broken_mbtiles_are_refused(tmp_path: Path) -> None:
         open_imagery(junk)
     with pytest.raises(InputError, match="holds no tiles"):
         open_imagery(_write_mbtiles(tmp_path / "empty.mbtiles", {}))
+
+
+def test_corrupt_tile_in_mbtiles_is_unreadable(tmp_path: Path) -> None:
+    path = _write_mbtiles(tmp_path / "t.mbtiles", {(X0, Y0): _png((255, 0, 0, 255)),
+                                                   (X0 + 1, Y0): b"\x89PNG broken"})
+    with open_imagery(path) as imagery:
+        assert (imagery.read(tile_bounds(ZOOM, X0, Y0), 8).rgb == (255, 0, 0)).all()
+        with pytest.raises(UnreadableImagery, match=rf"t\.mbtiles: tile z/x/y={ZOOM}/{X0 + 1}/"
+                           rf"{Y0} is not a readable image") as caught:
+            imagery.read(tile_bounds(ZOOM, X0 + 1, Y0), 8)
+    assert caught.value.reason == UNREADABLE_TILE

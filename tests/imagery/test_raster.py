@@ -16,6 +16,12 @@ from rasterio.windows import Window
 
 from rsvl.errors import InputError, RemoteReadError
 from rsvl.imagery import open_imagery
+from rsvl.imagery.base import (
+    REMOTE_READ_FAILED,
+    UNREADABLE_WINDOW,
+    UnreadableImagery,
+    UnreadableRemoteImagery,
+)
 from rsvl.imagery.raster import RasterImagery, is_remote
 
 
@@ -138,14 +144,23 @@ def test_raster_without_crs_is_refused(make_geotiff, gradient) -> None:
         open_imagery(path)
 
 
-def test_truncated_tiff_is_refused(make_geotiff, tmp_path) -> None:
+def _truncated_tiff(make_geotiff, folder: Path) -> Path:
+    """A tiled GeoTIFF cut in half: its header and the northern blocks are intact."""
     rng = np.random.default_rng(1)
     path = make_geotiff("full.tif", rng.integers(0, 255, (3, 256, 256), dtype=np.uint8))
-    truncated = tmp_path / "truncated.tif"
+    truncated = folder / "truncated.tif"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(InputError, match="truncated.tif: cannot read pixels .* truncated"):
-        imagery = open_imagery(truncated)
+    return truncated
+
+
+def test_truncated_tiff_window_is_unreadable(make_geotiff, tmp_path, grid_bounds) -> None:
+    imagery = open_imagery(_truncated_tiff(make_geotiff, tmp_path))
+    assert imagery.read(grid_bounds(0, 0, 64, 64), 64).valid.all()  # an intact block
+    with pytest.raises(UnreadableImagery, match="truncated.tif: cannot read pixels .* "
+                       "truncated") as caught:
         imagery.read(imagery.bounds, 256)
+    assert caught.value.reason == UNREADABLE_WINDOW and isinstance(caught.value, InputError)
+    assert "\n" not in str(caught.value)
 
 
 def test_not_a_raster_and_missing_file(tmp_path) -> None:
@@ -222,6 +237,32 @@ def test_missing_and_dead_remote_rasters(server: Any) -> None:
         open_imagery(f"/vsicurl/{server.url}/orthophoto.tif?t=dead", retries=2,
                      backoff_s=0.001)
     assert "\n" not in str(failed.value) and time.perf_counter() - started < 10
+
+
+def test_remote_gdal_errors_that_will_not_pass_are_not_retried(make_geotiff, tmp_path,
+                                                              grid_bounds, serve_folder) -> None:
+    """A truncated COG over HTTP: GDAL fails to decode a block, which no retry can fix."""
+    _truncated_tiff(make_geotiff, tmp_path)
+    with serve_folder(tmp_path) as server:
+        imagery = open_imagery(f"/vsicurl/{server.url}/truncated.tif", backoff_s=0.001)
+        assert imagery.read(grid_bounds(0, 0, 64, 64), 64).valid.all()
+        server.configure(fail_first=0)  # count GETs from here
+        started = time.perf_counter()
+        with pytest.raises(UnreadableImagery, match=r"truncated\.tif: cannot read pixels") as err:
+            imagery.read(imagery.bounds, 256)
+        assert err.value.reason == UNREADABLE_WINDOW
+        assert not isinstance(err.value, RemoteReadError)  # a bad block, not a flaky server
+        # One read's worth of range requests, not five attempts of them.
+        assert sum(server.gets().values()) <= 2 and time.perf_counter() - started < 5
+        # A server failing every request (HTTP 500) is retried, then the window is skipped.
+        imagery = open_imagery(f"/vsicurl/{server.url}/full.tif?t=dead", retries=1,
+                               backoff_s=0.001)
+        server.configure(fail_first=10_000, fail_status=500)
+        with pytest.raises(UnreadableRemoteImagery, match=r"reading /vsicurl/.*full\.tif\?t=dead "
+                           r"failed 2 times \(last: HTTP 500\)") as dead:
+            imagery.read(grid_bounds(64, 64, 64, 64), 64)
+        assert dead.value.reason == REMOTE_READ_FAILED and isinstance(dead.value, RemoteReadError)
+        assert sum(server.gets().values()) >= 2  # retried: 500 may pass
 
 
 def test_remote_sources_are_told_from_local_ones() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from rsvl.errors import InputError
 from rsvl.imagery import footprint_to_crs, open_imagery
+from rsvl.imagery.base import UNREADABLE_TILE, UnreadableImagery
 from rsvl.imagery.tile_folder import TileFolderImagery
 from rsvl.imagery.tiles import flip_y, tile_bounds
 
@@ -100,5 +102,27 @@ def test_corrupt_tile_is_reported(shared_data: Path, tmp_path: Path) -> None:
     shutil.copytree(shared_data / "sintra" / "tiles" / "17", tmp_path / "17")
     (tmp_path / "17" / "62093" / "50163.jpg").write_bytes(b"\xff\xd8 truncated")
     imagery = open_imagery(tmp_path)
-    with pytest.raises(InputError, match="not a readable image"):
+    with pytest.raises(UnreadableImagery, match=r"tile z/x/y=17/62093/50163 is not a readable "
+                       "image") as caught:
         imagery.read(tile_bounds(17, 62093, 50163), 32)
+    assert caught.value.reason == UNREADABLE_TILE and isinstance(caught.value, InputError)
+    assert "\n" not in str(caught.value)
+    # The good tiles next to it still read; a worker gets the reason back through pickling.
+    assert imagery.read(tile_bounds(17, 62094, 50163), 32).valid.all()
+    assert pickle.loads(pickle.dumps(caught.value)).reason == UNREADABLE_TILE
+    # A tile that cannot be read at all (a folder in its place) is unreadable too.
+    (tmp_path / "17" / "62094" / "50164.jpg").unlink()
+    (tmp_path / "17" / "62094" / "50164.jpg").mkdir()
+    with pytest.raises(UnreadableImagery, match="cannot read tile z/x/y=17/62094/50164"):
+        open_imagery(tmp_path).read(tile_bounds(17, 62094, 50164), 32)
+
+
+def test_corrupt_first_tile_does_not_stop_the_folder_opening(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    shutil.copytree(shared_data / "sintra" / "tiles" / "17", tmp_path / "17")
+    first = min((tmp_path / "17").glob("62092/*.jpg"))  # the tile opening samples first
+    first.write_bytes(b"not a jpeg")
+    imagery = open_imagery(tmp_path)
+    assert (imagery.tile_size, imagery.band_count) == (256, 3)
+    with pytest.raises(UnreadableImagery):
+        imagery.read(tile_bounds(17, 62092, int(first.stem)), 32)

@@ -18,8 +18,14 @@ import pytest
 
 from rsvl.errors import ConfigError, InputError, RemoteReadError
 from rsvl.imagery import open_imagery
+from rsvl.imagery.base import REMOTE_READ_FAILED, UnreadableImagery, UnreadableRemoteImagery
 from rsvl.imagery.geo import transform_bounds
-from rsvl.imagery.remote import RetryPolicy, retry_after_seconds
+from rsvl.imagery.remote import (
+    TRANSIENT_STATUS,
+    RetryPolicy,
+    is_transient_message,
+    retry_after_seconds,
+)
 from rsvl.imagery.tile_folder import TileFolderImagery
 from rsvl.imagery.tile_server import TileServerImagery
 from rsvl.imagery.tiles import flip_y, tile_bounds
@@ -180,3 +186,49 @@ def test_retry_delays() -> None:
     in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
     assert 8.0 < (retry_after_seconds(in_ten) or 0.0) <= 10.0
     assert retry_after_seconds("soon") is None
+
+
+def test_tile_reads_fail_at_once_unless_transient(server: Any, local: TileFolderImagery) -> None:
+    remote = _remote(server, local)
+    zoom = local.zooms[-1]
+    minx, miny, maxx, maxy = local.bounds
+    box = (minx, maxy - 30, minx + 30, maxy)  # the north-west corner tile, not fetched yet
+    # 500 then 200: retried, the chip is the folder's.
+    server.configure(fail_first=1, fail_status=500)
+    assert _same([remote.read(box, 32)], [local.read(box, 32)])
+    assert set(server.gets().values()) == {2}
+    # A server that keeps failing: the read raises the reader's "skip this chip" error.
+    server.configure(fail_first=10_000, fail_status=503)
+    box = (maxx - 30, miny, maxx, miny + 30)  # the south-east corner tile
+    with pytest.raises(UnreadableRemoteImagery, match=rf"GET .*/tiles/{zoom}/\d+/\d+\.png "
+                       r"failed 3 times \(last: HTTP 503") as dead:
+        remote.read(box, 32)
+    assert dead.value.reason == REMOTE_READ_FAILED and isinstance(dead.value, RemoteReadError)
+    # A refusal (403) or a 501 will not pass: one GET each, an InputError that stops the build.
+    for status, reason in ((403, "Forbidden"), (501, "Not Implemented")):
+        server.configure(fail_first=10_000, fail_status=status)
+        with pytest.raises(InputError, match=rf"HTTP {status} {reason}; check") as refused:
+            remote.read(box, 32)
+        assert not isinstance(refused.value, UnreadableImagery)
+        assert sum(server.gets().values()) == 1
+
+
+def test_transient_failures_are_told_from_the_others() -> None:
+    assert {429, 500, 502, 503, 504, 408} <= TRANSIENT_STATUS
+    assert not {400, 401, 403, 404, 501, 505} & TRANSIENT_STATUS
+    for message in ("CURL error: Recv failure: Connection reset by peer",
+                    "Operation timed out after 30001 milliseconds with 0 bytes received",
+                    "CURL error: Empty reply from server", "Failed to connect to h port 80"):
+        assert is_transient_message(message), message
+    for message in ("TIFFReadEncodedTile() failed.", "not recognized as a supported file format",
+                    "Could not resolve host: tiles.example.invalid",
+                    "Failed to resolve 'h.invalid' ([Errno -2] Name or service not known)"):
+        assert not is_transient_message(message), message
+
+
+def test_unresolvable_host_fails_at_once() -> None:
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="host name does not resolve"):
+        open_imagery("http://tiles.rsvl-test.invalid/{z}/{x}/{y}.png", max_zoom=3,
+                     bounds=(0, 0, 1, 1), backoff_s=5.0, timeout_s=5.0)
+    assert time.perf_counter() - started < 5  # no retries with a 5 s backoff
