@@ -23,6 +23,7 @@ from typing import Any
 from rsvl.data.atomic import write_json
 from rsvl.data.records import Record
 from rsvl.errors import ConfigError
+from rsvl.osm.tags import attribute_phrase, attribute_tables, feature_phrase, feature_tables
 
 _UNSAFE_CLASS_CHARS = re.compile(r"[^a-z0-9]+")
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -38,6 +39,9 @@ class ClassificationTask:
         keys: Tag keys whose value is the class, first present wins.
         requires: Keys that must also be present.
         ignore_values: Values that are no class (``building=yes``).
+        phrase_names: Name classes by the phrase captions use for the value
+            (``roof:shape=gabled`` -> ``gabled_roof``, ``building=apartments`` ->
+            ``apartment_building``), so that zero-shot prompts say what captions say.
     """
 
     name: str
@@ -45,15 +49,25 @@ class ClassificationTask:
     keys: tuple[str, ...]
     requires: tuple[str, ...] = ()
     ignore_values: tuple[str, ...] = ()
+    phrase_names: bool = False
 
     def class_of(self, tags: Mapping[str, str]) -> str | None:
         """The class folder name of a focus object's tags, or ``None`` when it has none."""
         if not all(key in tags for key in self.requires):
             return None
-        value = next((tags[key] for key in self.keys if key in tags), None)
-        if value is None or value in self.ignore_values:
+        key = next((key for key in self.keys if key in tags), None)
+        if key is None or tags[key] in self.ignore_values:
             return None
+        value = tags[key]
+        if self.phrase_names:
+            value = _phrase(key, value) or value
         return _UNSAFE_CLASS_CHARS.sub("_", value.lower()).strip("_") or None
+
+
+def _phrase(key: str, value: str) -> str | None:
+    if key in feature_tables():
+        return feature_phrase(key, value)[0]
+    return attribute_phrase(key, value)[0] if key in attribute_tables() else None
 
 
 @cache
@@ -64,7 +78,8 @@ def _tasks() -> dict[str, ClassificationTask]:
     return {
         name: ClassificationTask(name, spec["description"], tuple(spec["keys"]),
                                  tuple(spec.get("requires", ())),
-                                 tuple(spec.get("ignore_values", ())))
+                                 tuple(spec.get("ignore_values", ())),
+                                 bool(spec.get("phrase_names", False)))
         for name, spec in raw.items() if not name.startswith("_")
     }
 

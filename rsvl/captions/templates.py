@@ -1,8 +1,11 @@
 """Seeded captions from templates kept as data (``caption_templates.json``), SkyScript style.
 
 The first caption is always SkyScript's ``a satellite image of {focus}``; the next one, when
-there are surrounding objects, names them with counts; the rest are drawn from aerial and
-remote-sensing variants. The same seed always gives the same captions.
+there are surrounding features, names them; the rest are drawn from aerial and remote-sensing
+variants. The focus is named with its attributes (roof shape, levels, surface...), the features
+around it by their nouns; only countable objects are counted (``words.json``), and an area that
+covers the chip's centre holds the focus ("a house in a residential area"). The same seed
+always gives the same captions.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from rsvl.captions.text import counted, join_list
+from rsvl.captions.text import NounPhrase, join_list
 from rsvl.errors import ConfigError
 from rsvl.osm.datafiles import load_data
-from rsvl.osm.tags import describe
+from rsvl.osm.tags import describe_parts
 
 DEFAULT_TEMPLATE_SET = "skyscript"
 
@@ -28,6 +31,7 @@ class TemplateSet:
 
     name: str
     plain: str
+    in_area: str
     focus_only: tuple[str, ...]
     with_context: tuple[str, ...]
     max_context: int
@@ -39,6 +43,7 @@ def _template_sets() -> dict[str, TemplateSet]:
         name: TemplateSet(
             name,
             entry["plain"],
+            entry["in_area"],
             tuple(entry["focus_only"]),
             tuple(entry["with_context"]),
             entry["max_context"],
@@ -66,18 +71,55 @@ def get_template_set(name: str) -> TemplateSet:
         ) from None
 
 
-def context_phrase(context: Sequence[Mapping[str, Any]], max_phrases: int) -> str | None:
-    """Surrounding objects as one phrase with counts, in the order given (nearest first).
+# Area-like kinds hold the focus when they cover the chip's centre; objects and lines never do.
+_HOLDING_KINDS = ("area", "mass", "plural")
 
-    Objects with the same description are counted together ("three houses"); objects with
-    nothing groundable are skipped; at most ``max_phrases`` distinct descriptions are kept.
+
+def _noun_phrase(tags: Mapping[str, Any]) -> NounPhrase | None:
+    parts = describe_parts(tags)
+    return None if parts is None else NounPhrase.of(parts, attributes=False)
+
+
+def holding_area(context: Sequence[Mapping[str, Any]], inside: Sequence[bool],
+                 focus: NounPhrase | None = None) -> NounPhrase | None:
+    """The first area, surface or land use that covers the chip's centre (the focus lies in it).
+
+    Args:
+        context: Tags of the other features, nearest first.
+        inside: Per feature, whether it covers the chip's centre.
+        focus: The focus phrase: an area of its own noun does not hold it.
     """
-    counts = Counter(phrase for phrase in map(describe, context) if phrase)
-    if not counts:
-        return None
+    for tags, covers in zip(context, inside, strict=True):
+        phrase = _noun_phrase(tags) if covers else None
+        if phrase is not None and phrase.kind in _HOLDING_KINDS and (
+                focus is None or phrase.noun != focus.noun):
+            return phrase
+    return None
+
+
+def context_phrase(context: Sequence[Mapping[str, Any]], max_phrases: int,
+                   focus: NounPhrase | None = None) -> str | None:
+    """The features around the focus as one phrase, in the order given (nearest first).
+
+    Features with the same noun are named together, countable objects with their count
+    ("three houses"), others without ("footpaths", "a residential area", "farmland"); features
+    with the focus's noun are "other" ones ("two other houses"; areas of the focus's own kind are
+    not named again); nothing groundable is skipped; at most ``max_phrases`` distinct nouns.
+    """
+    phrases: dict[str, NounPhrase] = {}
+    counts: Counter[str] = Counter()
+    for tags in context:
+        phrase = _noun_phrase(tags)
+        if phrase is not None:
+            phrases.setdefault(phrase.noun, phrase)
+            counts[phrase.noun] += 1
+    named: list[str] = []
     # Counter keeps first-seen order: the caller's nearest/largest-first order.
-    kept = list(counts.items())[:max_phrases]
-    return join_list([counted(phrase, count) for phrase, count in kept])
+    for noun, count in counts.items():
+        form = phrases[noun].form(count, other=focus is not None and noun == focus.noun)
+        if form is not None and len(named) < max_phrases:
+            named.append(form)
+    return join_list(named) if named else None
 
 
 def make_captions(
@@ -86,34 +128,46 @@ def make_captions(
     seed: int | str,
     n: int = 3,
     template_set: str = DEFAULT_TEMPLATE_SET,
+    inside: Sequence[bool] | None = None,
 ) -> list[str]:
-    """Captions for a chip: its focus object and the objects around it.
+    """Captions for a chip: its focus feature and the features around it.
 
     Args:
-        focus_tags: Raw or cleaned tags of the focus object.
-        context: Tags of the other objects in the chip, nearest or largest first.
+        focus_tags: Raw or cleaned tags of the focus feature.
+        context: Tags of the other features in the chip, nearest or largest first.
         seed: Seeds the choice of templates (for example the chip's key).
         n: Number of captions wanted.
         template_set: Name of a set in ``caption_templates.json``.
+        inside: Per context feature, whether it covers the chip's centre (the focus lies in
+            it); None: not known, no feature holds the focus.
 
     Returns:
         Up to ``n`` distinct captions: first ``a satellite image of {focus}``, then (when the
-        context has groundable objects) one naming them, then variants. Empty when the focus
-        object has nothing groundable.
+        context has groundable features) one naming them, then variants. Empty when the focus
+        feature has nothing groundable.
     """
     templates = get_template_set(template_set)
-    focus = describe(focus_tags)
-    if focus is None or n <= 0:
+    parts = describe_parts(focus_tags)
+    if parts is None or n <= 0:
         return []
+    phrase = NounPhrase.of(parts)
+    focus = str(phrase.form(1))
+    holding = holding_area(context, inside, phrase) if inside is not None else None
+    scene, around = focus, context
+    if holding is not None:
+        scene = templates.in_area.format(focus=focus, area=holding.form(1))
+        # The holding area's other fragments are the same area: not named again.
+        around = [tags for tags in context
+                  if (other := _noun_phrase(tags)) is None or other.noun != holding.noun]
     rng = random.Random(f"rsvl-captions:{seed}")
-    surroundings = context_phrase(context, templates.max_context)
+    surroundings = context_phrase(around, templates.max_context, phrase)
     chosen = [templates.plain.format(focus=focus)]
     variants = list(templates.focus_only)
     if surroundings is not None:
         with_context = list(templates.with_context)
         rng.shuffle(with_context)
-        chosen.append(with_context[0].format(focus=focus, context=surroundings))
+        chosen.append(with_context[0].format(scene=scene, context=surroundings))
         variants += with_context[1:]
     rng.shuffle(variants)
-    chosen += [template.format(focus=focus, context=surroundings) for template in variants]
+    chosen += [template.format(scene=scene, context=surroundings) for template in variants]
     return list(dict.fromkeys(chosen))[:n]

@@ -197,28 +197,55 @@ def focus_key(tags: Mapping[str, str]) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class Description:
+    """A feature's phrase in parts, so that captions can add articles, plurals and counts.
+
+    Attributes:
+        key: The focus key whose table named the noun (``building``).
+        noun: The feature's noun (``apartment building``; a ``replace`` attribute's phrase).
+        before: Attribute phrases before the noun (``three-storey``, ``unpaved``).
+        after: Attribute phrases after the noun (``bridge``).
+        with_: Attribute phrases joined by ``with`` (``gabled roof``).
+        text: The whole phrase without articles: ``three-storey house with gabled roof``.
+    """
+
+    key: str
+    noun: str
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    with_: tuple[str, ...] = ()
+    text: str = ""
+
+
 def describe(tags: Mapping[str, Any]) -> str | None:
     """The focus phrase of a feature with its attributes, or None if nothing is groundable.
 
     Examples: ``{"highway": "track", "surface": "unpaved"}`` -> ``unpaved track``;
     ``{"building": "house", "building:levels": "3", "roof:shape": "gabled"}`` ->
-    ``3-storey house with gabled roof``.
+    ``three-storey house with gabled roof``.
     """
+    parts = describe_parts(tags)
+    return None if parts is None else parts.text
+
+
+def describe_parts(tags: Mapping[str, Any]) -> Description | None:
+    """:func:`describe`'s phrase in its parts (noun, attributes), or None."""
     items = _cache_key(tags)
     return _describe_items(items) if items is not None else _describe(tags)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _describe_items(items: TagItems) -> str | None:
+def _describe_items(items: TagItems) -> Description | None:
     return _describe(dict(items))
 
 
-def _describe(tags: Mapping[str, Any]) -> str | None:
+def _describe(tags: Mapping[str, Any]) -> Description | None:
     cleaned = clean_tags(tags)
     key = focus_key(cleaned)
     if key is None:
         return None
-    noun = feature_phrase(key, cleaned[key])[0]
+    noun = str(feature_phrase(key, cleaned[key])[0])
     before: list[str] = []
     after: list[str] = []
     with_: list[str] = []
@@ -233,8 +260,9 @@ def _describe(tags: Mapping[str, Any]) -> str | None:
             noun = phrase
         else:
             {"before": before, "after": after, "with": with_}[position].append(phrase)
-    text = " ".join([*before, str(noun), *after])
-    return f"{text} with {' and '.join(with_)}" if with_ else text
+    text = " ".join([*before, noun, *after])
+    text = f"{text} with {' and '.join(with_)}" if with_ else text
+    return Description(key, noun, tuple(before), tuple(after), tuple(with_), text)
 
 
 def phrases(tags: Mapping[str, Any]) -> list[str]:

@@ -31,6 +31,11 @@ def test_task_registry_and_class_rules() -> None:
     assert surface.class_of({"highway": "track", "surface": "fine_gravel"}) == "fine_gravel"
     assert surface.class_of({"surface": "sand"}) is None  # a beach is no road
     assert get_classification_task("building_type").class_of({"building": "yes"}) is None
+    # Named as the captions say it, so zero-shot prompts match the training captions.
+    assert get_classification_task("roof_shape").class_of(
+        {"building": "house", "roof:shape": "gabled"}) == "gabled_roof"
+    assert get_classification_task("building_type").class_of(
+        {"building": "apartments"}) == "apartment_building"
     with pytest.raises(ConfigError, match="unknown classification task 'roofs'"):
         get_classification_task("roofs")
 

@@ -22,26 +22,40 @@ CONTEXT = [
 ]
 
 
-def test_context_phrase_counts_in_first_seen_order_and_caps() -> None:
-    assert context_phrase(CONTEXT, 3) == "three houses, a parking lot and an unpaved track"
+def test_context_phrase_counts_objects_only_in_first_seen_order_and_caps() -> None:
+    assert context_phrase(CONTEXT, 4) == "three houses, a parking lot, a track and farmland"
     assert context_phrase(CONTEXT, 1) == "three houses"
     assert context_phrase([{"name": "x"}], 3) is None
+    assert context_phrase([{"landuse": "residential"}] * 5, 3) == "a residential area"
 
 
 def test_first_caption_is_plain_skyscript_and_second_names_the_context() -> None:
     captions = make_captions(HOUSE, CONTEXT, seed="chip-1", n=3)
     assert len(captions) == 3 == len(set(captions))
-    assert captions[0] == "a satellite image of house with gabled roof"
-    assert "three houses, a parking lot and an unpaved track" in captions[1]
+    assert captions[0] == "a satellite image of a house with a gabled roof"
+    context = "three other houses, a parking lot and a track"
+    assert context in captions[1]
     templates = get_template_set("skyscript")
-    possible = {
-        template.format(
-            focus="house with gabled roof",
-            context="three houses, a parking lot and an unpaved track",
-        )
-        for template in templates.with_context
-    }
+    possible = {template.format(scene="a house with a gabled roof", context=context)
+                for template in templates.with_context}
     assert captions[1] in possible
+
+
+def test_an_area_covering_the_chip_centre_holds_the_focus() -> None:
+    context = [{"landuse": "residential"}, {"building": "house"}, {"landuse": "residential"},
+               {"landuse": "farmland"}]
+    captions = make_captions({"building": "house"}, context, seed=3, n=6,
+                             inside=[True, False, False, False])
+    assert captions[0] == "a satellite image of a house"  # SkyScript's form stays plain
+    assert all("a house in a residential area" in caption for caption in captions[1:])
+    # The holding area's other fragment is not named again; farmland is only adjacent.
+    assert "another house and farmland" in captions[1]
+    assert "residential area" not in captions[1].split(" in a residential area", 1)[1]
+    # Objects (and lines) never hold the focus, nor does an area of the focus's own noun.
+    assert not any(" in " in c for c in make_captions(
+        {"building": "house"}, [{"building": "house"}], seed=0, n=6, inside=[True]))
+    assert not any(" in " in c for c in make_captions(
+        {"landuse": "meadow"}, [{"landuse": "meadow"}], seed=0, n=6, inside=[True]))
 
 
 def test_seeded_and_deterministic() -> None:
@@ -53,9 +67,9 @@ def test_seeded_and_deterministic() -> None:
 
 def test_without_context_only_focus_variants() -> None:
     captions = make_captions({"natural": "beach", "surface": "sand"}, [], seed=0, n=10)
-    assert captions[0] == "a satellite image of sandy beach"
+    assert captions[0] == "a satellite image of a sandy beach"
     assert len(captions) == 1 + len(get_template_set("skyscript").focus_only)
-    assert all("sandy beach" in caption for caption in captions)
+    assert all("a sandy beach" in caption for caption in captions)
 
 
 def test_nothing_groundable_gives_no_captions() -> None:
@@ -77,6 +91,7 @@ def test_sintra_captions(shared_data: Path) -> None:
     nearest_first = features.geometry.distance(beach.geometry).drop(beach.name).sort_values()
     context = [features.loc[osm_id, "tags"] for osm_id in nearest_first.index]
     captions = make_captions(beach["tags"], context, seed="way/200222070")
-    assert captions[0] == "a satellite image of sandy beach"
-    # Nearest: the coastline, the beach steps and two cliff pieces (capped at three phrases).
-    assert "sandy beach" in captions[1] and "coastline, steps and two cliffs" in captions[1]
+    assert captions[0] == "a satellite image of a sandy beach"
+    # Nearest: the coastline, the beach steps and two cliff pieces (capped at three phrases;
+    # cliffs are mapped as segments, so they are not counted).
+    assert "a sandy beach" in captions[1] and "a coastline, steps and cliffs" in captions[1]

@@ -77,7 +77,7 @@ def test_hidden_features_have_nothing_groundable() -> None:
         ({"building": "house", "roof:shape": "gabled"}, "house with gabled roof"),
         (
             {"building": "house", "building:levels": "3", "roof:shape": "gabled"},
-            "3-storey house with gabled roof",
+            "three-storey house with gabled roof",
         ),
         ({"highway": "residential", "lanes": "2"}, "two-lane residential road"),
         ({"man_made": "water_tower", "building": "yes"}, "man made water tower"),
@@ -143,7 +143,7 @@ def test_memoised_results_are_fresh_and_typed() -> None:
     first["building"] = "changed"  # the caller's copy, not the memo
     assert clean_tags(tags) == {"building": "house", "building:levels": "2"}
     # 2, 2.0 and "2" are equal dict keys but different tag values: never conflated.
-    assert describe({"building": "house", "building:levels": "2"}) == "2-storey house"
+    assert describe({"building": "house", "building:levels": "2"}) == "two-storey house"
     assert describe({"building": "house", "building:levels": 2.0}) == "house"
     assert clean_tags({"building": "house", "building:levels": 2.0})["building:levels"] == "2.0"
     assert clean_tags({"building": "house", "building:levels": 2})["building:levels"] == "2"
@@ -157,4 +157,4 @@ def test_memoised_results_equal_fresh_ones_on_real_tags(shared_data: Path) -> No
     features = read_features(shared_data / "sintra" / "osm_features.geojson")
     for tags in list(features.tags) * 2:  # the second pass is served from the memo
         assert clean_tags(tags) == dict(tags_module._clean(tags))
-        assert describe(tags) == tags_module._describe(tags)
+        assert tags_module.describe_parts(tags) == tags_module._describe(tags)
