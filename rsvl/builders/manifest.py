@@ -3,6 +3,8 @@
 ``OUT/manifest.json`` records the command, the configuration, every input with its sha256
 checksum, the counts (kept per split, rejected per reason), the OSM attribution, the imagery
 licence and the rsvl version, so a dataset can be traced and rebuilt without its builder.
+The configuration is the build config's full ``to_dict()``, so :func:`rebuild_settings` gives
+back everything a rebuild needs (``rsvl build --from-manifest``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from rsvl import __version__
-from rsvl.data.atomic import write_json
+from rsvl.data.atomic import read_json, write_json
 from rsvl.data.records import OSM_ATTRIBUTION
+from rsvl.errors import InputError
 
 MANIFEST_FILE = "manifest.json"
 _CHUNK = 1 << 20
@@ -93,3 +96,61 @@ def write_manifest(root: Path, *, command: list[str], config: Mapping[str, Any],
     }
     write_json(root / MANIFEST_FILE, manifest)
     return manifest
+
+
+def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """A dataset's manifest: ``path`` is the dataset folder or its ``manifest.json``.
+
+    Returns:
+        The manifest file and its content.
+
+    Raises:
+        InputError: No manifest there, or not one written by :func:`write_manifest`.
+    """
+    path = Path(path)
+    file = path / MANIFEST_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise InputError(f"{file}: no such manifest (give a dataset folder or its {MANIFEST_FILE})")
+    manifest = read_json(file, "manifest")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) \
+            or not isinstance(manifest.get("inputs"), dict):
+        raise InputError(f"{file}: not an rsvl dataset manifest (no config and inputs)")
+    return file, manifest
+
+
+def rebuild_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The recorded build config, with each local input at the absolute path it was read from.
+
+    A config may name its inputs relative to the directory the build ran in; ``inputs`` holds
+    them resolved (its roles are the config's keys: ``osm``, ``imagery``), so a rebuild finds
+    them from anywhere. Remote inputs stay as given.
+    """
+    settings = dict(manifest["config"])
+    for role, entry in manifest["inputs"].items():
+        if role in settings and isinstance(entry, dict) and entry.get("path"):
+            settings[role] = entry["path"]
+    return settings
+
+
+def check_inputs(manifest: Mapping[str, Any], paths: Mapping[str, str], origin: str) -> None:
+    """Refuse inputs whose checksum differs from the one the manifest recorded.
+
+    Args:
+        manifest: The dataset's manifest.
+        paths: Role -> the input about to be read (``osm``, ``imagery``).
+        origin: The manifest file, for the message.
+
+    Raises:
+        InputError: An input is missing or changed since the dataset was built.
+    """
+    for role, entry in manifest["inputs"].items():
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        path = paths.get(role)
+        if expected is None or path is None or _is_remote(path):
+            continue
+        if not Path(path).exists():
+            raise InputError(f"{origin}: {role} input {path} is gone; point to its copy with "
+                             f"--set {role}=PATH")
+        if sha256_of(path) != expected:
+            raise InputError(f"{origin}: {role} input {path} changed since the dataset was built "
+                             "(sha256 differs), so the rebuild would differ")

@@ -2,18 +2,29 @@
 
 Jobs are entries of :data:`JOBS`; a job is its one-line help, an ``add_arguments(parser)`` and
 a ``run(args) -> int``. Another package adds a job by adding an entry here whose functions
-import their dependencies lazily (so ``rsvl build --help`` stays fast).
+import their dependencies lazily: a job's options are added only when the job is chosen, so
+``rsvl build --help`` stays fast. The options of the caption, VQA and land-cover builds are
+derived from their config dataclasses (:mod:`rsvl.cli.dataclass_flags`), which also load from
+``--config FILE`` and ``--set key=value``; ``rsvl build --from-manifest DATASET --out NEW``
+rebuilds a dataset from the config its manifest recorded.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from rsvl.cli import build_dedup, build_import, build_land_cover, build_vqa
-from rsvl.cli.options import add_imagery_arguments, key_value
+from rsvl.cli import build_dedup, build_import, build_land_cover, build_reshard, build_vqa
+from rsvl.cli.dataclass_flags import ConfigFlags
+from rsvl.cli.options import key_value
+from rsvl.config import from_dict, set_key
+from rsvl.errors import ConfigError
 
 HELP = "build datasets (captions, classification, retrieval, VQA) from OSM and imagery"
 
@@ -29,7 +40,6 @@ class Job:
 
 def _scheduler_spec(text: str) -> str:
     from rsvl.builders.scheduler import check_scheduler
-    from rsvl.errors import ConfigError
 
     try:
         return check_scheduler(text)
@@ -37,79 +47,39 @@ def _scheduler_spec(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by every job that cuts chips."""
-    from rsvl.builders.chips import ChipRule
+def caption_flags() -> ConfigFlags:
+    """The caption build's flags: :class:`~rsvl.builders.settings.CaptionBuildConfig`'s fields,
+    the chip rule's without a prefix (``--chip-size``), its image format as ``--format``."""
+    from rsvl.builders.settings import CaptionBuildConfig
 
-    rule = ChipRule()
-    parser.add_argument("--osm", required=True, help="OSM source: .osm, .osm.bz2, .osm.pbf, "
-                        "GeoJSON or GeoParquet")
-    add_imagery_arguments(parser)
-    parser.add_argument("--out", required=True, help="output dataset folder (a rerun resumes)")
-    parser.add_argument("--source", default="osm", help="dataset name: records' source and "
-                        "key prefix (default: osm)")
-    parser.add_argument("--licence", default="unknown", help="imagery licence to record")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
-    parser.add_argument("--scheduler", type=_scheduler_spec, metavar="SPEC",
-                        help="run partitions on Dask instead: local:N (a LocalCluster of N "
-                        "workers), tcp://host:port (a running scheduler) or file:PATH")
-    parser.add_argument("--chip-size", type=int, default=rule.chip_size, help="chip side, px")
-    parser.add_argument("--margin", type=float, default=rule.margin,
-                        help="margin around the object, fraction of its extent per side")
-    parser.add_argument("--min-object-px", type=float, default=rule.min_object_px,
-                        help="skip objects smaller than this at native resolution")
-    parser.add_argument("--max-gsd-factor", type=float, default=rule.max_gsd_factor,
-                        help="skip objects needing a coarser chip than this x native gsd")
-    parser.add_argument("--point-extent", type=float, default=rule.point_extent,
-                        help="extent given to point objects, imagery CRS units")
-    parser.add_argument("--min-valid-fraction", type=float, default=rule.min_valid_fraction,
-                        help="reject chips with less valid (not nodata) area")
-    parser.add_argument("--min-pixel-std", type=float, default=rule.min_pixel_std,
-                        help="reject chips whose pixel standard deviation is lower (blank)")
-    parser.add_argument("--format", choices=("jpg", "png"), default=rule.image_format)
-    parser.add_argument("--captions-per-chip", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split-cell-m", type=float, default=500.0,
-                        help="side of the split grid cells (Web Mercator metres)")
-    parser.add_argument("--split-fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1),
-                        metavar=("TRAIN", "VAL", "TEST"))
-    parser.add_argument("--max-iou", type=float, default=0.7,
-                        help="drop chips overlapping a kept chip by more than this IoU")
-    parser.add_argument("--partition-px", type=int, default=4096,
-                        help="side of a spatial partition in native pixels")
-    parser.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
-    parser.add_argument("--bands", type=int, nargs="+", help="1-based source bands for RGB")
+    return ConfigFlags(CaptionBuildConfig, flatten=("rule",),
+                       aliases={"rule.image_format": "--format"},
+                       choices={"rule.image_format": ("jpg", "png")},
+                       types={"scheduler": _scheduler_spec})
+
+
+def _add_chip_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every job that cuts chips: the caption build's config."""
+    caption_flags().add_to(parser)
     parser.add_argument("--default-tag", type=key_value, action="append", default=[],
                         metavar="KEY=VALUE",
-                        help="tag for exports without tag columns (Kampala: building=yes)")
-    parser.add_argument("--clip-filter", metavar="MODEL",
-                        help="keep the top --keep-top pairs by this model's image-text score")
-    parser.add_argument("--keep-top", type=float, default=0.5)
+                        help="tag for exports without tag columns (Kampala: building=yes); "
+                        "read_options.default_tags")
 
 
-def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """Run (or resume) the caption build the job's arguments describe and print its report."""
-    from rsvl.builders.captions import CaptionBuildConfig, build_captions
-    from rsvl.builders.chips import ChipRule
+def caption_config(args: argparse.Namespace) -> Any:
+    """The caption build config of the job's arguments (``--default-tag`` included)."""
+    flags = caption_flags()
+    payload = flags.payload(args)
+    if args.default_tag:
+        set_key(payload, "read_options.default_tags", dict(args.default_tag), flags.cls)
+    return flags.build(payload, args)
 
-    rule = ChipRule(
-        chip_size=args.chip_size, margin=args.margin, min_object_px=args.min_object_px,
-        max_gsd_factor=args.max_gsd_factor, point_extent=args.point_extent,
-        min_valid_fraction=args.min_valid_fraction, min_pixel_std=args.min_pixel_std,
-        image_format=args.format,
-    )
-    config = CaptionBuildConfig(
-        osm=args.osm, imagery=args.imagery, out=args.out, source=args.source,
-        licence=args.licence, rule=rule, captions_per_chip=args.captions_per_chip,
-        seed=args.seed, split_cell_m=args.split_cell_m,
-        split_fractions=tuple(args.split_fractions), max_iou=args.max_iou,
-        partition_px=args.partition_px, workers=args.workers,
-        scheduler=args.scheduler, shard_size=args.shard_size,
-        bands=tuple(args.bands) if args.bands else None,
-        read_options={"default_tags": dict(args.default_tag)} if args.default_tag else {},
-        clip_filter=args.clip_filter, keep_top=args.keep_top,
-        imagery_options=dict(args.imagery_option),
-    )
+
+def _build_captions(config: Any):  # type: ignore[no-untyped-def]
+    """Run (or resume) a caption build and print its report."""
+    from rsvl.builders.captions import build_captions
+
     result = build_captions(config, command=["rsvl", *sys.argv[1:]])
     print(result.focus.vocabulary.report())
     print(result.summary())
@@ -117,7 +87,7 @@ def _build(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _run_captions(args: argparse.Namespace) -> int:
-    _build(args)
+    _build_captions(caption_config(args))
     return 0
 
 
@@ -136,7 +106,7 @@ def _add_classification(parser: argparse.ArgumentParser) -> None:
 def _run_classification(args: argparse.Namespace) -> int:
     from rsvl.builders.benchmark_sets import write_classification_sets
 
-    result = _build(args)
+    result = _build_captions(caption_config(args))
     for made in write_classification_sets(result.root, result.records, args.tasks,
                                           args.min_per_class, args.splits):
         kept = ", ".join(f"{c} {n}" for c, n in made.classes.items()) or "no class"
@@ -153,7 +123,7 @@ def _add_retrieval(parser: argparse.ArgumentParser) -> None:
 def _run_retrieval(args: argparse.Namespace) -> int:
     from rsvl.builders.benchmark_sets import write_retrieval_set
 
-    result = _build(args)
+    result = _build_captions(caption_config(args))
     path = write_retrieval_set(result.root, result.records, args.split)
     count = sum(r.split == args.split for r in result.records)
     print(f"{path}: {count} images ({args.split} split), Karpathy layout")
@@ -172,19 +142,105 @@ JOBS: dict[str, Job] = {
                       build_land_cover.run),
     "import": Job(build_import.HELP, build_import.add_arguments, build_import.run),
     "dedup": Job(build_dedup.HELP, build_dedup.add_arguments, build_dedup.run),
+    "reshard": Job(build_reshard.HELP, build_reshard.add_arguments, build_reshard.run),
 }
 
 
+@dataclass(frozen=True)
+class Rebuild:
+    """How ``--from-manifest`` rebuilds one kind of dataset."""
+
+    flags: Callable[[], ConfigFlags]
+    build: Callable[[Any], Any]
+
+
+REBUILDS: dict[str, Rebuild] = {
+    "captions": Rebuild(caption_flags, _build_captions),
+    "vqa": Rebuild(build_vqa.vqa_flags, build_vqa.build_and_report),
+}
+
+
+class _LazyJobs(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subparsers whose options are added when their job is chosen (not for ``--help``)."""
+
+    pending: dict[str, Callable[[], None]]
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        if isinstance(values, list | tuple) and values:
+            add = self.pending.pop(str(values[0]), None)
+            if add is not None:
+                add()
+        super().__call__(parser, namespace, values, option_string)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One nested subparser per job."""
-    jobs = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    """One nested subparser per job, plus ``--from-manifest`` (which needs no job)."""
+    parser.add_argument("--from-manifest", metavar="DATASET",
+                        help="rebuild a caption or VQA dataset from the config its manifest "
+                        "recorded (DATASET/manifest.json or the folder) into --out")
+    parser.add_argument("--out", dest="rebuild_out", metavar="FOLDER",
+                        help="with --from-manifest: the new dataset folder (not the original)")
+    parser.add_argument("--set", dest="rebuild_overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="with --from-manifest: change one recorded "
+                        "setting (e.g. workers=4, osm=/moved/extract.osm.pbf)")
+    jobs = parser.add_subparsers(dest="job", metavar="JOB", action=_LazyJobs)
+    assert isinstance(jobs, _LazyJobs)
+    jobs.pending = {}
     for name, job in JOBS.items():
-        job.add_arguments(jobs.add_parser(name, help=job.help, description=job.help))
+        sub = jobs.add_parser(name, help=job.help, description=job.help)
+        jobs.pending[name] = functools.partial(job.add_arguments, sub)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen job."""
+    """Run the chosen job, or the rebuild ``--from-manifest`` describes."""
+    if args.from_manifest is not None:
+        if args.job is not None:
+            raise ConfigError(f"--from-manifest rebuilds a dataset on its own; drop the job "
+                              f"{args.job!r} (or drop --from-manifest)")
+        return _rebuild(args.from_manifest, args.rebuild_out, args.rebuild_overrides)
+    if args.rebuild_out is not None or args.rebuild_overrides:
+        raise ConfigError("--out and --set before the job name go with --from-manifest; put "
+                          "them after the job (rsvl build captions --out ...)")
+    if args.job is None:
+        raise ConfigError(f"choose a job ({', '.join(JOBS)}) or --from-manifest DATASET")
     return JOBS[args.job].run(args)
 
 
-__all__ = ["HELP", "JOBS", "Job", "add_arguments", "run"]
+def _rebuild(dataset: str, out: str | None, overrides: Sequence[str]) -> int:
+    """Rebuild the dataset whose manifest is ``dataset`` into ``out`` (see :func:`run`)."""
+    from rsvl.builders.manifest import check_inputs, read_manifest, rebuild_settings
+    from rsvl.config import apply_overrides
+
+    file, manifest = read_manifest(dataset)
+    if not out:
+        raise ConfigError("--from-manifest needs --out: the folder of the rebuilt dataset")
+    settings = rebuild_settings(manifest)
+    name = _job_of(settings, file)
+    flags = REBUILDS[name].flags()
+    settings = apply_overrides(settings, overrides, flags.cls)
+    original = {file.parent.resolve(), Path(str(settings.get("out", ""))).resolve()}
+    if Path(out).resolve() in original:
+        raise ConfigError(f"--out {out} is the dataset {file} describes; rebuild into another "
+                          "folder (then compare the two)")
+    settings["out"] = out
+    config: Any = from_dict(flags.cls, settings, origin=str(file))
+    check_inputs(manifest, {role: getattr(config, role) for role in manifest["inputs"]
+                            if hasattr(config, role)}, str(file))
+    print(f"rebuilding {file.parent} as a {name} build into {out}")
+    REBUILDS[name].build(config)
+    return 0
+
+
+def _job_of(settings: dict[str, Any], file: Path) -> str:
+    """The rebuildable job whose config has every key the manifest's config records."""
+    fitting = [name for name, rebuild in REBUILDS.items()
+               if set(settings) <= {f.name for f in dataclasses.fields(rebuild.flags().cls)}]
+    if len(fitting) != 1:
+        raise ConfigError(f"{file}: its config is not one of a {' or '.join(REBUILDS)} build "
+                          "(--from-manifest rebuilds those; rerun other jobs with their flags)")
+    return fitting[0]
+
+
+__all__ = ["HELP", "JOBS", "REBUILDS", "Job", "Rebuild", "add_arguments", "caption_config",
+           "caption_flags", "run"]

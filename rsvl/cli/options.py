@@ -22,15 +22,3 @@ def reader_option(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except ValueError:
         return key, value
-
-
-def add_imagery_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """``--imagery`` (any source :func:`rsvl.imagery.open_imagery` takes) and its reader
-    options ``--imagery-option KEY=VALUE``."""
-    parser.add_argument("--imagery", required=required,
-                        help="GeoTIFF/COG/VRT (a path, /vsicurl/, /vsis3/ or https:// URL), a "
-                        "{z}/{x}/{y} tile folder, an MBTiles file or a tile server URL template "
-                        "https://host/{z}/{x}/{y}.png")
-    parser.add_argument("--imagery-option", type=reader_option, action="append", default=[],
-                        metavar="KEY=VALUE", help="imagery reader option, e.g. max_zoom=17, "
-                        "bounds=[W,S,E,N], cache=DIR, missing=error, retries=6 (repeatable)")

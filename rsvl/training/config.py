@@ -8,15 +8,12 @@ line naming the file and the nearest valid key, so a typo never silently trains 
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import json
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rsvl import config as config_data
 from rsvl.errors import ConfigError
 
 
@@ -116,14 +113,19 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    """Symmetric contrastive loss.
+    """The contrastive loss (see :mod:`rsvl.training.loss`).
 
     Attributes:
-        local_loss: Each rank scores its own rows against all columns (less memory, same
-            gradients); False scores the full gathered matrix on every rank.
+        kind: ``clip`` (symmetric softmax InfoNCE over the gathered global batch) or
+            ``siglip`` (sigmoid loss with a learnable bias; text features pass round the
+            ranks instead of gathering the whole similarity matrix).
+        local_loss: CLIP: each rank scores its own rows against all columns (less memory,
+            same gradients); False scores the full gathered matrix on every rank. SigLIP
+            always scores local rows.
         max_logit_scale: The learnable temperature's exp is clamped to at most this.
     """
 
+    kind: str = "clip"
     local_loss: bool = False
     max_logit_scale: float = 100.0
 
@@ -137,7 +139,7 @@ class RunConfig:
         epochs: Passes over the training set (an epoch is ``samples // global batch`` steps).
         max_steps: Stop after this many optimizer steps instead (0: use ``epochs``).
         seed: Seeds model initialisation, data order and augmentations.
-        mixed_precision: ``no``, ``bf16`` or ``fp16`` (GPU); CPU runs use ``no``.
+        mixed_precision: ``no``, ``bf16`` (autocast on CPU and GPU) or ``fp16`` (GPU).
         save_every: Save a resumable state every N optimizer steps (0: only at the end).
         keep_last: How many ``step_N`` states to keep.
         log_every: Log loss and throughput every N optimizer steps.
@@ -197,7 +199,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-serialisable data."""
-        return dataclasses.asdict(self)
+        return config_data.to_dict(self)
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -205,6 +207,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "data.captions": ("random", "first"),
     "data.split": ("train", "val", "test", ""),
     "run.mixed_precision": ("no", "bf16", "fp16"),
+    "loss.kind": ("clip", "siglip"),
 }
 
 
@@ -223,19 +226,12 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         ConfigError: One line naming the file and key for any unknown key or bad value.
     """
     origin = str(path) if path is not None else "defaults"
-    payload = _read_file(Path(path)) if path is not None else {}
     for assignment in overrides:
-        key, sep, raw = assignment.partition("=")
-        if not sep or key.count(".") != 1:
+        if assignment.partition("=")[0].strip().count(".") != 1:
             raise ConfigError(
                 f"override {assignment!r} is not section.key=value (e.g. optim.lr=1e-4)"
             )
-        section, name = key.strip().split(".")
-        payload.setdefault(section, {})
-        if not isinstance(payload[section], dict):
-            raise ConfigError(f"{origin}: section {section!r} must be a mapping")
-        payload[section][name] = _parse_value(raw.strip())
-    config = _build(TrainConfig, payload, origin, prefix="")
+    config = config_data.load(TrainConfig, path, overrides)
     validate(config, origin)
     return config
 
@@ -280,72 +276,3 @@ def _validate_data_source(data: DataConfig, origin: str) -> None:
             f"{origin}: data.split={data.split!r} with a mixture; a mixture file chooses splits "
             "per dataset ('splits'), so leave data.split at its default"
         )
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    import yaml
-
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            payload = yaml.safe_load(text) or {}
-        else:
-            payload = json.loads(text)
-    except (ValueError, yaml.YAMLError) as error:
-        reason = str(error).splitlines()[0]
-        kind = path.suffix.lstrip(".").upper()
-        raise ConfigError(f"{path}: not valid {kind} ({reason})") from None
-    if not isinstance(payload, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    return payload
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
-
-
-def _build(cls: Any, payload: Any, origin: str, prefix: str) -> Any:
-    """Instantiate dataclass ``cls`` from ``payload``, rejecting unknown keys and bad types."""
-    where = prefix.rstrip(".") or "top level"
-    if not isinstance(payload, dict):
-        raise ConfigError(f"{origin}: {where} must be a mapping, got {type(payload).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in payload:
-        if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f"did you mean {prefix}{close[0]}?" if close else f"known: {', '.join(names)}"
-            raise ConfigError(f"{origin}: unknown key {prefix}{key}; {hint}")
-    values = {}
-    for name, value in payload.items():
-        kind = hints[name]
-        if dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, value, origin, f"{prefix}{name}.")
-        else:
-            values[name] = _coerce(value, kind, origin, f"{prefix}{name}")
-    return cls(**values)
-
-
-def _coerce(value: Any, kind: Any, origin: str, key: str) -> Any:
-    """Check ``value`` against annotation ``kind`` (ints are accepted where floats are)."""
-    origin_type = typing.get_origin(kind)
-    if origin_type is list:
-        (item,) = typing.get_args(kind)
-        if not isinstance(value, list):
-            raise ConfigError(f"{origin}: {key} must be a list, got {value!r}")
-        return [_coerce(v, item, origin, key) for v in value]
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if kind is float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
-    raise ConfigError(f"{origin}: {key} must be {kind.__name__}, got {value!r}")
