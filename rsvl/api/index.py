@@ -28,6 +28,7 @@ from PIL import Image
 
 from rsvl import __version__
 from rsvl.api.backends import SearchBackend, choose_backend, make_backend
+from rsvl.api.geoparquet import EmbeddingColumns
 from rsvl.api.images import IMAGE_SUFFIXES, GeoWindow, describe, iter_images, to_pil
 from rsvl.api.model import RsvlModel, load_model
 from rsvl.api.tiling import chip_extent, chip_grid
@@ -261,18 +262,53 @@ class ImageIndex:
             })
         return Path(path)
 
+    def to_geoparquet(self, path: str | Path, dtype: str = "float32") -> Path:
+        """Write the embeddings as GeoParquet (:mod:`rsvl.api.geoparquet`): one row per chip
+        with its footprint in EPSG:4326, readable by geopandas and DuckDB without rsvl."""
+        from rsvl.api.geoparquet import write_embeddings
+
+        preprocessing = dict(self._model.loaded.preprocess_cfg) if self._model else {}
+        return write_embeddings(path, np.asarray(self.embeddings), self.metadata,
+                                self.model_info, self.source, preprocessing, dtype)
+
+    @classmethod
+    def from_geoparquet(cls, path: str | Path, model: RsvlModel | None = None,
+                        columns: EmbeddingColumns | None = None, model_spec: str | None = None,
+                        backend: str = "auto") -> ImageIndex:
+        """Read an embedding GeoParquet, rsvl's own or an external one (name its columns).
+
+        Args:
+            path: The ``.parquet`` file.
+            model: The model to search with; refused unless it made the embeddings.
+            columns: Which columns hold the id, embedding, geometry and model checksum.
+            model_spec: The model that made the embeddings, when the file does not say.
+            backend: Search backend.
+        """
+        from rsvl.api.geoparquet import read_embeddings
+
+        table = read_embeddings(path, columns, model_spec)
+        index = cls(table.embeddings, table.metadata, table.model_info,
+                    {"kind": "geoparquet", "path": str(Path(path).resolve()), **table.source},
+                    backend, name=str(path))
+        if model is not None:
+            index.check_model(model)
+            index._model = model
+        return index
+
     @classmethod
     def load(cls, path: str | Path, model: RsvlModel | None = None,
              backend: str | None = None) -> ImageIndex:
         """Read a saved index; embeddings are memory-mapped, not read up front.
 
         Args:
-            path: The index folder.
+            path: The index folder, or an embedding GeoParquet file (``.parquet``).
             model: The model to search with; refused unless it built the index. Default:
                 loaded from the recorded spec on the first text or image query.
             backend: Override the recorded search backend.
         """
         folder = Path(path)
+        if folder.suffix == ".parquet" and folder.is_file():
+            return cls.from_geoparquet(folder, model, backend=backend or "auto")
         header = read_header(folder)
         embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")
         metadata = _read_metadata(folder / METADATA_FILE)
@@ -301,6 +337,10 @@ class ImageIndex:
     def model(self) -> RsvlModel:
         """The model that built the index (loaded from its spec the first time)."""
         if self._model is None:
+            if not self.model_info.get("spec"):
+                raise ConfigError(f"{self.name} does not record the model that made its "
+                                  "embeddings; pass model= (or --model) to search it by text "
+                                  "or image")
             model = load_model(self.model_info["spec"])
             self.check_model(model)
             self._model = model
@@ -308,6 +348,12 @@ class ImageIndex:
 
     def check_model(self, model: RsvlModel) -> None:
         """Raise one line unless ``model`` has the weights this index was built with."""
+        if self.model_info.get("sha256") is None:  # an external file that records no model
+            if model.embed_dim != self.embeddings.shape[1]:
+                raise InputError(f"{self.name} holds {self.embeddings.shape[1]}-d embeddings; "
+                                 f"{model.spec} makes {model.embed_dim}-d ones: use the model "
+                                 "that made them")
+            return
         if model.checksum != self.model_info["sha256"]:
             raise InputError(
                 f"{self.name} was built with model {self.model_info['spec']} (sha256 "
@@ -322,7 +368,9 @@ class ImageIndex:
         """
         if model is not None:
             self.check_model(model)
-        if isinstance(query, np.ndarray) and query.ndim == 1:
+        if isinstance(query, np.ndarray) and (query.ndim == 1 or query.shape[0] == 1
+                                              and query.ndim == 2):
+            query = query.reshape(-1)
             if len(query) != self.embeddings.shape[1]:
                 raise InputError(f"query embedding has {len(query)} values; this index holds "
                                  f"{self.embeddings.shape[1]}-d embeddings")
@@ -333,31 +381,118 @@ class ImageIndex:
             return model.encode_texts([query])
         return model.encode_images([query])
 
-    def search(self, query: Any, k: int = 10, model: RsvlModel | None = None) -> pd.DataFrame:
-        """The ``k`` images most similar to ``query``, best first.
+    def search(self, query: Any = None, k: int = 10, model: RsvlModel | None = None, *,
+               text: str | None = None, image: Any = None,
+               near: tuple[float, float, float] | None = None, within: Any = None,
+               positives: Sequence[int] = (), negatives: Sequence[int] = ()) -> pd.DataFrame:
+        """The ``k`` images most similar to a query, best first, optionally only near a place
+        or inside a polygon.
 
         Args:
             query: Text (``str``), an image (path as ``pathlib.Path``, PIL, array, tensor,
-                GeoWindow) or a 1-D embedding.
+                GeoWindow) or a 1-D embedding; or use ``text=`` / ``image=``.
             k: How many results.
             model: The model to embed the query with (must be the one that built the index).
+            text: A text query.
+            image: An image query.
+            near: ``(lon, lat, radius_m)``: only footprints within that distance.
+            within: Only footprints intersecting this polygon (shapely, GeoJSON, a GeoJSON
+                file, a GeoDataFrame); see :func:`rsvl.api.places.as_polygon`.
+            positives: Result ids to move the query towards (:meth:`refine`).
+            negatives: Result ids to move the query away from.
 
         Returns:
             A DataFrame (GeoDataFrame in the index CRS when footprints are known) with
-            ``rank``, ``score`` (cosine similarity), ``id`` and the metadata columns.
+            ``rank``, ``score`` (cosine similarity; NaN for a place-only search, ranked by
+            distance), ``id`` and the metadata columns.
         """
         if len(self) == 0:
             raise InputError(f"{self.name} is empty: build it from a folder, records or "
                              "imagery that holds images")
         if k < 1:
             raise ConfigError(f"k must be at least 1, got {k}")
-        scores, ids = self.backend.search(self.embed_query(query, model), k)
-        keep = ids[0] >= 0  # FAISS pads with -1 when fewer than k neighbours were reached
-        results = self.metadata.iloc[ids[0][keep]].reset_index(drop=True)
-        results.insert(0, "id", ids[0][keep])
-        results.insert(0, "score", scores[0][keep].astype(float))
-        results.insert(0, "rank", np.arange(1, int(keep.sum()) + 1))
+        given = [q for q in (query, text, image) if q is not None]
+        if len(given) > 1:
+            raise ConfigError("give one query: text, image or an embedding, not several")
+        vector = None
+        if given or positives:
+            vector = self.refine(given[0] if given else None, positives, negatives, model)
+        candidates = self._candidates(near, within)
+        if vector is None:
+            if candidates is None:
+                raise ConfigError("give a text or image query, positives, or a place "
+                                  "(near= or within=) to search by")
+            order = candidates
+            if near is not None:
+                from rsvl.api.places import distance_m
+
+                distances = distance_m(self.metadata.iloc[candidates], near[0], near[1])
+                order = candidates[np.argsort(distances, kind="stable")]
+            ids, scores = order[:k], np.full(min(k, len(order)), np.nan)
+        elif candidates is None:
+            found_scores, found_ids = self.backend.search(vector, k)
+            keep = found_ids[0] >= 0  # FAISS pads with -1 when fewer than k were reached
+            ids, scores = found_ids[0][keep], found_scores[0][keep]
+        else:
+            # A spatial filter leaves a subset: score it exactly (a few chips of a map view).
+            subset = np.asarray(self.embeddings[candidates], dtype=np.float32) @ vector[0]
+            best = np.argsort(-subset, kind="stable")[:k]
+            ids, scores = candidates[best], subset[best]
+        results = self.metadata.iloc[ids].reset_index(drop=True)
+        results.insert(0, "id", ids)
+        results.insert(0, "score", np.asarray(scores, dtype=float))
+        results.insert(0, "rank", np.arange(1, len(ids) + 1))
         return results
+
+    def refine(self, query: Any = None, positives: Sequence[int] = (),
+               negatives: Sequence[int] = (), model: RsvlModel | None = None,
+               weights: tuple[float, float, float] = (1.0, 0.75, 0.25)) -> np.ndarray:
+        """The query moved towards ``positives`` and away from ``negatives`` (Rocchio).
+
+        ``q' = a q + b mean(positives) - c mean(negatives)``, renormalised, with
+        ``weights = (a, b, c)``; pass the result to :meth:`search` as the query.
+
+        Args:
+            query: Text, an image or an embedding (``None``: positives alone).
+            positives: Row ids (the ``id`` column of results) that are relevant.
+            negatives: Row ids that are not.
+            model: The model to embed the query with.
+            weights: Rocchio's ``(a, b, c)``.
+        """
+        for name, ids in (("positive", positives), ("negative", negatives)):
+            bad = [i for i in ids if not 0 <= int(i) < len(self)]
+            if bad:
+                raise ConfigError(f"{name} id {bad[0]} is not in {self.name} "
+                                  f"(ids 0..{len(self) - 1})")
+        if query is None and not positives:
+            raise ConfigError("refine needs a query or at least one positive")
+        alpha, beta, gamma = weights
+        vector = (alpha * self.embed_query(query, model)[0] if query is not None
+                  else np.zeros(self.embeddings.shape[1], dtype=np.float32))
+        if positives:
+            vector = vector + beta * np.asarray(self.embeddings[list(positives)],
+                                                dtype=np.float32).mean(axis=0)
+        if negatives:
+            vector = vector - gamma * np.asarray(self.embeddings[list(negatives)],
+                                                 dtype=np.float32).mean(axis=0)
+        vector = vector.astype(np.float32)[None]
+        return vector / np.maximum(np.linalg.norm(vector), 1e-12)
+
+    def _candidates(self, near: tuple[float, float, float] | None,
+                    within: Any) -> np.ndarray | None:
+        """Row ids that pass the spatial filters (``None``: no filter given)."""
+        if near is None and within is None:
+            return None
+        from rsvl.api.places import near_mask, within_mask
+
+        mask = np.ones(len(self), dtype=bool)
+        if near is not None:
+            if len(near) != 3:
+                raise ConfigError("near takes (lon, lat, radius_m)")
+            mask &= near_mask(self.metadata, *map(float, near))
+        if within is not None:
+            mask &= within_mask(self.metadata, within)
+        return np.flatnonzero(mask)
 
 
 def source_kind(source: str | Path) -> str:

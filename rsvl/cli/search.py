@@ -2,6 +2,8 @@
 
     rsvl search build --model runs/tiny/export --from ortho.tif --out ortho.index
     rsvl search query ortho.index "a football field" -k 5 --grid results.png
+    rsvl search build --model runs/tiny/export --from ortho.tif --out ortho.parquet  # GeoParquet
+    rsvl search query ortho.parquet "a football field" --near 15.43,47.77,500 --positive 12
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--model", required=True, help="model spec (export folder, ARCH:TAG...)")
     build.add_argument("--from", dest="source", required=True, help="image folder, records.jsonl "
                        "or dataset folder, shard folder, GeoTIFF, MBTiles or {z}/{x}/{y} tiles")
-    build.add_argument("--out", required=True, type=Path, help="index folder to write")
+    build.add_argument("--out", required=True, type=Path, help="index folder to write, or a "
+                       ".parquet file for GeoParquet embeddings")
+    build.add_argument("--format", default="auto", choices=["auto", "index", "geoparquet"],
+                       help="auto: GeoParquet when --out ends with .parquet, else an index folder")
     build.add_argument("--kind", default="auto", choices=["auto", "folder", "records", "raster"])
     build.add_argument("--chip-size-m", type=float, help="imagery: chip side on the ground")
     build.add_argument("--chip-px", type=int, help="imagery: chip side in pixels")
@@ -36,9 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     query = jobs.add_parser("query", help="search an index by text or image",
                             description="Print the best matches of a text or image query.")
-    query.add_argument("index", type=Path, help="index folder written by `rsvl search build`")
+    query.add_argument("index", type=Path, help="index folder or embedding GeoParquet file "
+                       "(`rsvl search build`, or an external one: see --model, --*-column)")
     query.add_argument("text", nargs="?", help="text query")
     query.add_argument("--image", type=Path, help="search by this image instead of text")
+    query.add_argument("--near", metavar="LON,LAT,RADIUS_M",
+                       help="only footprints within RADIUS_M metres of a place")
+    query.add_argument("--within", type=Path, help="only footprints intersecting this GeoJSON")
+    query.add_argument("--positive", type=int, action="append", default=[], metavar="ID",
+                       help="a relevant result id: move the query towards it (repeatable)")
+    query.add_argument("--negative", type=int, action="append", default=[], metavar="ID",
+                       help="an irrelevant result id: move the query away (repeatable)")
+    query.add_argument("--model", help="the model that made an external GeoParquet's embeddings")
+    query.add_argument("--embedding-column", default="embedding",
+                       help="external GeoParquet: the embedding column (default: embedding)")
+    query.add_argument("--id-column", default="id", help="external GeoParquet: the id column")
+    query.add_argument("--geometry-column", default="geometry",
+                       help="external GeoParquet: the footprint column (WKB)")
     query.add_argument("-k", type=int, default=10, help="number of results")
     query.add_argument("--grid", type=Path, help="also save the results as an image grid (PNG)")
     query.add_argument("--map", type=Path, help="also save a map of footprints (HTML)")
@@ -64,9 +83,15 @@ def run_build(args: argparse.Namespace) -> int:
         options["stride"] = args.stride
     model = load_model(args.model, device=args.device)
     index = ImageIndex.from_source(model, args.source, kind=args.kind, **options)
-    index.save(args.out, dtype=args.dtype)
+    geoparquet = args.format == "geoparquet" or (args.format == "auto"
+                                                 and args.out.suffix == ".parquet")
+    if geoparquet:
+        index.to_geoparquet(args.out, dtype=args.dtype)
+    else:
+        index.save(args.out, dtype=args.dtype)
     print(f"indexed {len(index)} images from {args.source} into {args.out} "
-          f"(backend {index.backend_name}, model {model.spec})")
+          f"({'GeoParquet' if geoparquet else f'backend {index.backend_name}'}, "
+          f"model {model.spec})")
     return 0
 
 
@@ -76,14 +101,31 @@ def run_query(args: argparse.Namespace) -> int:
     from rsvl.api.index import read_header
     from rsvl.errors import ConfigError
 
-    if (args.text is None) == (args.image is None):
+    if args.text is not None and args.image is not None:
         raise ConfigError("give either a text query or --image PATH (not both)")
+    if args.text is None and args.image is None and not (args.positive or args.near
+                                                         or args.within):
+        raise ConfigError("give a text query, --image PATH, --positive ID or a place "
+                          "(--near, --within)")
     model = None
-    if args.device:
-        model = load_model(read_header(args.index)["model"]["spec"], device=args.device)
-    index = ImageIndex.load(args.index, model=model)
-    results = index.search(args.text if args.image is None else args.image, k=args.k)
-    shown = [c for c in ("rank", "score", "key", "path", "imagery", "caption") if c in results]
+    if args.model or args.device:
+        spec = args.model or (None if args.index.suffix == ".parquet"
+                              else read_header(args.index)["model"]["spec"])
+        model = load_model(spec, device=args.device) if spec else None
+    if args.index.suffix == ".parquet":
+        from rsvl.api.geoparquet import EmbeddingColumns
+
+        columns = EmbeddingColumns(id=args.id_column, embedding=args.embedding_column,
+                                   geometry=args.geometry_column)
+        index = ImageIndex.from_geoparquet(args.index, model=model, columns=columns,
+                                           model_spec=args.model)
+    else:
+        index = ImageIndex.load(args.index, model=model)
+    results = index.search(args.text if args.image is None else args.image, k=args.k,
+                           near=parse_place(args.near), within=args.within,
+                           positives=args.positive, negatives=args.negative)
+    shown = [c for c in ("rank", "score", "id", "key", "path", "imagery", "caption")
+             if c in results]
     for row in results[shown].to_dict("records"):
         if args.json:
             print(json.dumps(row, default=str))
@@ -94,6 +136,20 @@ def run_query(args: argparse.Namespace) -> int:
     if args.map:
         show_map(results).save(str(args.map))
     return 0
+
+
+def parse_place(near: str | None) -> tuple[float, float, float] | None:
+    """``"15.43,47.77,500"`` -> ``(15.43, 47.77, 500.0)`` (longitude, latitude, metres)."""
+    if near is None:
+        return None
+    from rsvl.errors import ConfigError
+
+    try:
+        lon, lat, radius = (float(v) for v in near.split(","))
+    except ValueError:
+        raise ConfigError(f"--near takes LON,LAT,RADIUS_M (degrees, degrees, metres), "
+                          f"got {near!r}") from None
+    return lon, lat, radius
 
 
 def parse_bands(bands: str | None) -> list[int] | None:
