@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable
 
 from rsvl.data.atomic import write_json
-from rsvl.demo import stages
 from rsvl.demo.layout import OWNED, DemoOptions, DemoPaths, DemoResult
-from rsvl.demo.summary import write_demo_report
 from rsvl.errors import ConfigError
 
 STAGES = ("region", "datasets", "train", "evaluate", "report")
@@ -58,6 +56,10 @@ def run_demo(options: DemoOptions, say: Callable[[str], None] = print) -> DemoRe
 
     if options.processes < 1:
         raise ConfigError(f"--processes must be at least 1, got {options.processes}")
+    # The stages pull in the raster and torch stacks: imported here so `rsvl demo --help` is cheap.
+    from rsvl.demo import stages
+    from rsvl.demo.summary import write_demo_report
+
     paths = DemoPaths(options.out)
     if options.fresh:
         for name in OWNED:
