@@ -119,15 +119,20 @@ def read_manifest(path: str | Path) -> tuple[Path, dict[str, Any]]:
 
 
 def rebuild_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """The recorded build config, with each local input at the absolute path it was read from.
+    """The recorded build config, with each input where the build read it.
 
     A config may name its inputs relative to the directory the build ran in; ``inputs`` holds
-    them resolved (its roles are the config's keys: ``osm``, ``imagery``), so a rebuild finds
-    them from anywhere. Remote inputs stay as given.
+    them resolved (its roles are the config's keys: ``osm``, ``imagery``). An input keeps its
+    recorded spelling where that still leads to the same file (so a rebuild from the same
+    directory records the same config), and takes the resolved path otherwise, so a rebuild
+    finds it from anywhere. Remote inputs stay as given.
     """
     settings = dict(manifest["config"])
     for role, entry in manifest["inputs"].items():
-        if role in settings and isinstance(entry, dict) and entry.get("path"):
+        if role not in settings or not isinstance(entry, dict) or not entry.get("path"):
+            continue
+        recorded = str(settings[role])
+        if _is_remote(recorded) or Path(recorded).resolve() != Path(entry["path"]):
             settings[role] = entry["path"]
     return settings
 
