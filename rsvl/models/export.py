@@ -44,7 +44,6 @@ def export_model(
     from safetensors.torch import save_file
 
     from rsvl.models.checksum import weights_sha256
-    from rsvl.models.registry import get_architecture
 
     out_dir = Path(out_dir)
     with atomic_folder(out_dir) as staging:
@@ -53,7 +52,7 @@ def export_model(
         write_json(
             staging / CONFIG_FILE,
             {
-                "model_cfg": get_architecture(arch),
+                "model_cfg": _model_cfg(model, arch),
                 "preprocess_cfg": dict(open_clip.get_model_preprocess_cfg(model)),
             },
         )
@@ -67,6 +66,18 @@ def export_model(
             },
         )
     return out_dir
+
+
+def _model_cfg(model: Any, arch: str) -> dict[str, Any]:
+    """The architecture's config, plus the SigLIP bias a sigmoid-loss model was trained with
+    (open_clip creates the ``logit_bias`` parameter only when the config names it)."""
+    from rsvl.models.registry import get_architecture
+
+    cfg = dict(get_architecture(arch))
+    bias = getattr(model, "logit_bias", None)
+    if bias is not None:
+        cfg["init_logit_bias"] = float(bias.detach().reshape(-1)[0])
+    return cfg
 
 
 def read_export_info(export_dir: str | Path) -> dict[str, Any]:

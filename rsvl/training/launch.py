@@ -53,16 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def accelerate_command(
-    processes: int, config: str | None, overrides: Sequence[str], cpu: bool
+    processes: int, config: str | None, overrides: Sequence[str], cpu: bool,
+    program: Sequence[str] = ("-m", "rsvl.training.launch"),
 ) -> list[str]:
-    """The ``accelerate launch`` argument list running this module in ``processes`` ranks."""
+    """The ``accelerate launch`` argument list running ``program`` (default: this module) in
+    ``processes`` ranks."""
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes",
                str(processes)]
     if cpu:
         command += list(_CPU_FLAGS)
     elif processes > 1:
         command += ["--multi_gpu", "--main_process_port", "0"]
-    command += ["-m", "rsvl.training.launch"]
+    command += list(program)
     if config:
         command += ["--config", config]
     for override in overrides:

@@ -48,7 +48,7 @@ from rsvl.training.data import (
     steps_per_epoch,
 )
 from rsvl.training.eval_hook import zero_shot_metrics
-from rsvl.training.loss import accumulated_backward, make_loss
+from rsvl.training.loss import accumulated_backward, make_loss, prepare_model_for_loss
 from rsvl.training.optim import (
     apply_model_options,
     build_optimizer,
@@ -124,6 +124,7 @@ def train(config: TrainConfig) -> TrainResult:
     loaded = load_clip(config.model.spec, device="cpu", seed=run.seed)
     if loaded.arch is None:
         raise ConfigError(f"model.spec {config.model.spec}: architecture unknown, cannot export")
+    prepare_model_for_loss(model, config.loss.kind)
     model = loaded.model
     model.train()
     apply_model_options(model, config.model)
@@ -146,18 +147,20 @@ def train(config: TrainConfig) -> TrainResult:
     size = size if isinstance(size, int) else size[0]
     mean, std = loaded.preprocess_cfg["mean"], loaded.preprocess_cfg["std"]
     train_transform = ImageTransform(size, mean, std, config.augment)
-    loss_fn = make_loss(accelerator.process_index, world, config.loss.local_loss)
+    loss_fn = make_loss(accelerator.process_index, world, config.loss.local_loss,
+                        config.loss.kind)
     unwrapped = accelerator.unwrap_model(model)
     result = TrainResult(step=step, out_dir=out_dir, num_processes=world)
     progress = _progress(accelerator, run.progress, total_steps, step)
     corrupt = 0
     window_start, window_steps = time.perf_counter(), 0
 
-    def encode(images: torch.Tensor, texts: torch.Tensor) -> tuple[Any, Any, Any]:
+    def encode(images: torch.Tensor, texts: torch.Tensor) -> tuple[Any, Any, Any, Any]:
         output = model(images, texts)
         if isinstance(output, dict):
-            return output["image_features"], output["text_features"], output["logit_scale"]
-        return output[0], output[1], output[2]
+            return (output["image_features"], output["text_features"], output["logit_scale"],
+                    output.get("logit_bias"))
+        return output[0], output[1], output[2], output[3] if len(output) > 3 else None
 
     stream_options: dict[str, Any] = dict(
         rank=accelerator.process_index, world_size=world, batch_size=data.batch_size,
@@ -186,6 +189,9 @@ def train(config: TrainConfig) -> TrainResult:
             no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
         )
         if config.optim.grad_clip > 0:
+        if world > 1:  # a rank's value is its share (local_loss, SigLIP): log the global one
+            loss = float(accelerator.reduce(
+                torch.tensor(loss, device=accelerator.device), reduction="mean"))
             accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -202,7 +208,7 @@ def train(config: TrainConfig) -> TrainResult:
                 torch.tensor(corrupt, device=accelerator.device), reduction="sum"))
             accelerator.log({
                 "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
-                "logit_scale": float(unwrapped.logit_scale.detach().exp()),
+                "logit_scale": float(unwrapped.logit_scale.detach().exp()), **_bias(unwrapped),
                 "corrupt_samples": total_corrupt, "num_processes": world,
             }, step=step)
             progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
@@ -227,6 +233,12 @@ def train(config: TrainConfig) -> TrainResult:
 
 
 def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep_last: int) -> Path:
+def _bias(model: Any) -> dict[str, float]:
+    """The SigLIP bias for the log (models without one log nothing)."""
+    bias = getattr(model, "logit_bias", None)
+    return {} if bias is None else {"logit_bias": float(bias.detach())}
+
+
     """Save a resumable state as ``step_N`` (complete or absent) and prune old ones."""
     final = out_dir / f"step_{step}"
     staging = out_dir / f".step_{step}.partial"

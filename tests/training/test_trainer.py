@@ -128,7 +128,7 @@ def test_checkpoint_of_another_architecture_is_one_line(
 def test_config_typo_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["train", "--set", "optim.warmup=5"]) == 2
     error = capsys.readouterr().err.strip()
-    assert error == ("rsvl train: error: defaults: unknown key optim.warmup; "
+    assert error == ("rsvl train: error: --set optim.warmup=5: unknown key optim.warmup; "
                      "did you mean optim.warmup_steps?")
 
 
