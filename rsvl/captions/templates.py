@@ -89,9 +89,13 @@ def holding_area(context: Sequence[Mapping[str, Any]], inside: Sequence[bool],
         inside: Per feature, whether it covers the chip's centre.
         focus: The focus phrase: an area of its own noun does not hold it.
     """
-    for tags, covers in zip(context, inside, strict=True):
-        phrase = _noun_phrase(tags) if covers else None
-        if phrase is not None and phrase.kind in _HOLDING_KINDS and (
+    return _holding([_noun_phrase(tags) for tags in context], inside, focus)
+
+
+def _holding(nouns: Sequence[NounPhrase | None], inside: Sequence[bool],
+             focus: NounPhrase | None) -> NounPhrase | None:
+    for phrase, covers in zip(nouns, inside, strict=True):
+        if covers and phrase is not None and phrase.kind in _HOLDING_KINDS and (
                 focus is None or phrase.noun != focus.noun):
             return phrase
     return None
@@ -106,19 +110,22 @@ def context_phrase(context: Sequence[Mapping[str, Any]], max_phrases: int,
     with the focus's noun are "other" ones ("two other houses"; areas of the focus's own kind are
     not named again); nothing groundable is skipped; at most ``max_phrases`` distinct nouns.
     """
-    phrases: dict[str, NounPhrase] = {}
-    counts: Counter[str] = Counter()
-    for tags in context:
-        phrase = _noun_phrase(tags)
-        if phrase is not None:
-            phrases.setdefault(phrase.noun, phrase)
-            counts[phrase.noun] += 1
+    return _context([_noun_phrase(tags) for tags in context], max_phrases, focus)
+
+
+def _context(nouns: Sequence[NounPhrase | None], max_phrases: int,
+             focus: NounPhrase | None) -> str | None:
+    # Counter keeps first-seen order: the caller's nearest/largest-first order. Features are
+    # grouped by noun: the same noun under two keys (water=harbour, landuse=harbour) is one.
+    counts = Counter(phrase.noun for phrase in nouns if phrase is not None)
+    first = {phrase.noun: phrase for phrase in reversed(nouns) if phrase is not None}
     named: list[str] = []
-    # Counter keeps first-seen order: the caller's nearest/largest-first order.
     for noun, count in counts.items():
-        form = phrases[noun].form(count, other=focus is not None and noun == focus.noun)
-        if form is not None and len(named) < max_phrases:
+        form = first[noun].form(count, other=focus is not None and noun == focus.noun)
+        if form is not None:
             named.append(form)
+            if len(named) == max_phrases:
+                break
     return join_list(named) if named else None
 
 
@@ -152,15 +159,15 @@ def make_captions(
         return []
     phrase = NounPhrase.of(parts)
     focus = str(phrase.form(1))
-    holding = holding_area(context, inside, phrase) if inside is not None else None
-    scene, around = focus, context
+    nouns = [_noun_phrase(tags) for tags in context]
+    holding = _holding(nouns, inside, phrase) if inside is not None else None
+    scene = focus
     if holding is not None:
         scene = templates.in_area.format(focus=focus, area=holding.form(1))
         # The holding area's other fragments are the same area: not named again.
-        around = [tags for tags in context
-                  if (other := _noun_phrase(tags)) is None or other.noun != holding.noun]
+        nouns = [other for other in nouns if other is None or other.noun != holding.noun]
     rng = random.Random(f"rsvl-captions:{seed}")
-    surroundings = context_phrase(around, templates.max_context, phrase)
+    surroundings = _context(nouns, templates.max_context, phrase)
     chosen = [templates.plain.format(focus=focus)]
     variants = list(templates.focus_only)
     if surroundings is not None:

@@ -122,6 +122,10 @@ class NounPhrase:
     @classmethod
     def of(cls, description: Description, attributes: bool = True) -> NounPhrase:
         """The noun phrase of a feature, with its attributes or with its noun only."""
+        return _noun_phrase(description, attributes)
+
+    @classmethod
+    def _make(cls, description: Description, attributes: bool) -> NounPhrase:
         kind = kind_of(description)
         if not attributes:
             return cls(description.noun, kind, description.noun)
@@ -141,6 +145,9 @@ class NounPhrase:
             count: How many features share the phrase.
             other: They share the focus feature's noun ("three other houses").
         """
+        return _form(self, count, other)
+
+    def _render(self, count: int, other: bool) -> str | None:
         forms = _words()["forms"][self.kind]
         name = ("other_" if other else "") + ("one" if count == 1 else "many")
         template = forms[name]
@@ -151,6 +158,17 @@ class NounPhrase:
             a=with_article(self.head) if "{a}" in template else "", s=self.head,
             p=plural(self.head) if many else "", n=number(count) if "{n}" in template else "",
         ) + self._with(many)
+
+
+# A build names the same few phrases and counts in every chip: each form is made once.
+@lru_cache(maxsize=1 << 14)
+def _noun_phrase(description: Description, attributes: bool) -> NounPhrase:
+    return NounPhrase._make(description, attributes)
+
+
+@lru_cache(maxsize=1 << 14)
+def _form(phrase: NounPhrase, count: int, other: bool) -> str | None:
+    return phrase._render(count, other)
 
 
 def join_list(items: Sequence[str]) -> str:

@@ -144,3 +144,13 @@ def test_every_phrase_in_every_template(template_set: str) -> None:
     assert renders["focus"] == len(PHRASES) * len(focus_templates) * 2
     print(f"{template_set}: {len(PHRASES)} focus phrases, {len(NOUNS)} context nouns, "
           f"{sum(renders.values())} renders {dict(renders)}")
+
+
+def test_a_noun_has_one_kind_under_every_key() -> None:
+    # Features are grouped by noun ("a harbour" for water=harbour and landuse=harbour).
+    kinds: dict[str, set[str]] = {}
+    for tags in _vocabulary():
+        parts = describe_parts(tags)
+        if parts is not None and "foo_bar" not in tags.values():  # fallbacks: the key's kind
+            kinds.setdefault(parts.noun, set()).add(NounPhrase.of(parts).kind)
+    assert {noun: k for noun, k in kinds.items() if len(k) > 1} == {}

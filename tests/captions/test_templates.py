@@ -27,6 +27,8 @@ def test_context_phrase_counts_objects_only_in_first_seen_order_and_caps() -> No
     assert context_phrase(CONTEXT, 1) == "three houses"
     assert context_phrase([{"name": "x"}], 3) is None
     assert context_phrase([{"landuse": "residential"}] * 5, 3) == "a residential area"
+    # One noun under two keys (a harbour basin and harbour land use) is named once.
+    assert context_phrase([{"water": "harbour"}, {"landuse": "harbour"}], 3) == "a harbour"
 
 
 def test_first_caption_is_plain_skyscript_and_second_names_the_context() -> None:
