@@ -234,12 +234,18 @@ def _rebuild(dataset: str, out: str | None, overrides: Sequence[str]) -> int:
 
 def _job_of(settings: dict[str, Any], file: Path) -> str:
     """The rebuildable job whose config has every key the manifest's config records."""
-    fitting = [name for name, rebuild in REBUILDS.items()
-               if set(settings) <= {f.name for f in dataclasses.fields(rebuild.flags().cls)}]
-    if len(fitting) != 1:
+    unknown = {name: sorted(set(settings) - {f.name for f in dataclasses.fields(r.flags().cls)})
+               for name, r in REBUILDS.items()}
+    fitting = [name for name, keys in unknown.items() if not keys]
+    if len(fitting) == 1:
+        return fitting[0]
+    nearest = min(unknown, key=lambda name: len(unknown[name]))
+    if fitting or len(unknown[nearest]) * 2 > len(settings):
         raise ConfigError(f"{file}: its config is not one of a {' or '.join(REBUILDS)} build "
                           "(--from-manifest rebuilds those; rerun other jobs with their flags)")
-    return fitting[0]
+    raise ConfigError(f"{file}: settings {', '.join(unknown[nearest])} are not settings of a "
+                      f"{nearest} build in this rsvl (made by another version?); rebuild with "
+                      "the version the manifest names, or rerun the job with today's flags")
 
 
 __all__ = ["HELP", "JOBS", "REBUILDS", "Job", "Rebuild", "add_arguments", "caption_config",

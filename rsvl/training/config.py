@@ -4,6 +4,8 @@ A config file holds sections ``model``, ``data``, ``augment``, ``optim``, ``loss
 ``eval`` (every key optional; defaults below). Overrides on the command line use dotted keys,
 ``--set optim.lr=1e-4 --set run.max_steps=50``. Unknown sections or keys are rejected with one
 line naming the file and the nearest valid key, so a typo never silently trains with a default.
+Reading, overrides and key/type checks are the shared :mod:`rsvl.config`; this module holds the
+training dataclasses and the checks types alone cannot make (:func:`validate`).
 """
 
 from __future__ import annotations

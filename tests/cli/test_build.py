@@ -200,7 +200,17 @@ def test_rebuild_refusals(built: Path, tmp_path: Path,
     (tmp_path / "changed" / "manifest.json").write_text(json.dumps(changed))
     assert "not one of a captions or vqa build" in refused(
         "--from-manifest", str(tmp_path / "changed"), "--out", str(tmp_path / "y"))
+    changed["config"] = {**manifest_config(built), "split_cell_m": 500.0}  # an older rsvl's
+    (tmp_path / "changed" / "manifest.json").write_text(json.dumps(changed))
+    assert "settings split_cell_m are not settings of a captions build" in refused(
+        "--from-manifest", str(tmp_path / "changed"), "--out", str(tmp_path / "y"))
     assert not (tmp_path / "y").exists()
+
+
+def manifest_config(root: Path) -> dict[str, object]:
+    config = json.loads((root / "manifest.json").read_text())["config"]
+    assert isinstance(config, dict)
+    return config
 
 
 def test_the_demo_commands_parse_into_configs(tmp_path: Path) -> None:
