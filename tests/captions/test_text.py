@@ -65,6 +65,11 @@ def test_kinds_come_from_data() -> None:
     assert kind({"landuse": "foo"}) == "area"  # fallback phrases take the key's kind
     assert kind({"landuse": "forest"}) == "mass"
     assert kind({"building": "terrace"}) == "plural"
+    # Every feature key declares a kind (a new key in feature_phrases.json needs one).
+    from rsvl.captions.text import _words
+    from rsvl.osm.tags import feature_keys
+
+    assert set(_words()["key_kinds"]) == {k for k in feature_keys() if not k.startswith("_")}
 
 
 def test_article_plural_number() -> None:
