@@ -134,6 +134,16 @@ def test_help_comes_from_the_docstrings() -> None:
     assert "--balance, --no-balance" in text and "100% of" in text
 
 
+def test_skipped_fields_have_no_flag_but_still_load() -> None:
+    flags = ConfigFlags(Build, skip=("imagery_options",))
+    parser = argparse.ArgumentParser()
+    flags.add_to(parser)
+    assert "--imagery-option" not in parser.format_help()
+    config = flags.from_args(parser.parse_args(["--out", "o", "--set",
+                                                "imagery_options.cache=c"]))
+    assert config.imagery_options == {"cache": "c"}
+
+
 def test_rules_naming_no_field_are_refused() -> None:
     with pytest.raises(AssertionError, match="no field split_cell_m"):
         ConfigFlags(Build, aliases={"split_cell_m": "--cells"})
