@@ -86,6 +86,12 @@ def readable(text: str) -> str:
     return " ".join(text.replace("_", " ").replace(":", " ").split())
 
 
+def _value_words(value: str) -> str:
+    # A fallback value as caption words: "Store" -> "store" (mappers capitalise values), while
+    # acronyms keep their case ("DIY").
+    return " ".join(w if w.isupper() else w.lower() for w in readable(value).split())
+
+
 def number_word(number: int) -> str:
     """``2`` -> ``two`` up to twelve, digits beyond."""
     return NUMBER_WORDS[number] if 0 <= number < len(NUMBER_WORDS) else str(number)
@@ -170,7 +176,7 @@ def feature_phrase(key: str, value: str) -> tuple[str | None, bool]:
         return readable(key), False
     if table["fallback"] is None or not _WORDS.fullmatch(value):
         return None, False
-    return table["fallback"].format(key=readable(key), value=readable(value)), True
+    return table["fallback"].format(key=readable(key), value=_value_words(value)), True
 
 
 def attribute_phrase(key: str, value: str) -> tuple[str | None, bool]:
@@ -186,7 +192,7 @@ def attribute_phrase(key: str, value: str) -> tuple[str | None, bool]:
         return table["values"][value], False
     if table["fallback"] is None or not _WORDS.fullmatch(value):
         return None, False
-    return table["fallback"].format(value=readable(value)), True
+    return table["fallback"].format(value=_value_words(value)), True
 
 
 def focus_key(tags: Mapping[str, str]) -> str | None:

@@ -80,7 +80,7 @@ def test_hidden_features_have_nothing_groundable() -> None:
             "three-storey house with gabled roof",
         ),
         ({"highway": "residential", "lanes": "2"}, "two-lane residential road"),
-        ({"man_made": "water_tower", "building": "yes"}, "man made water tower"),
+        ({"man_made": "water_tower", "building": "yes"}, "water tower"),
         ({"building": "church_hall"}, "church hall building"),
         ({"highway": "service", "service": "parking_aisle"}, "parking aisle"),
         ({"amenity": "parking", "parking": "surface"}, "surface parking lot"),
@@ -97,13 +97,16 @@ def test_describe(tags: dict[str, str], expected: str | None) -> None:
 
 def test_phrases_lists_every_groundable_phrase() -> None:
     tags = {"man_made": "water_tower", "building": "yes", "name": "T", "surface": "concrete"}
-    assert phrases(tags) == ["man made water tower", "building", "concrete"]
+    assert phrases(tags) == ["water tower", "building", "concrete"]
     assert phrases({"name": "x"}) == []
 
 
 def test_readable() -> None:
     assert readable("roof:shape") == "roof shape"
     assert readable("water_tower") == "water tower"
+    # Fallback values read in lower case, acronyms aside.
+    assert describe({"shop": "Store"}) == "store shop"
+    assert describe({"shop": "DIY_Outlet"}) == "DIY outlet shop"
 
 
 def test_vocabulary_report() -> None:
@@ -114,12 +117,12 @@ def test_vocabulary_report() -> None:
             {"building": "house", "roof:shape": "gabled"},
             {"building": "yes"},
             {"highway": "primary", "tunnel": "yes"},
-            {"man_made": "water_tower"},
+            {"man_made": "carpet_hanger"},  # no phrase listed: the fallback
         ]
     )
     assert vocabulary.features[("building", "house")] == 2
     assert vocabulary.attributes[("roof:shape", "gabled roof")] == 1
-    assert vocabulary.fallbacks == {("man_made", "man made water tower"): 1}
+    assert vocabulary.fallbacks == {("man_made", "man made carpet hanger"): 1}
     assert vocabulary.dropped["name"] == 1
     assert vocabulary.hidden == 1
     report = vocabulary.report()
@@ -131,7 +134,7 @@ def test_vocabulary_report() -> None:
 def test_sintra_phrases(shared_data: Path) -> None:
     features = read_features(shared_data / "sintra" / "osm_features.geojson")
     described = {describe(tags) for tags in features.tags} - {None}
-    assert {"sandy beach", "ruins", "surface parking lot", "man made water tower"} <= described
+    assert {"sandy beach", "ruins", "surface parking lot", "water tower"} <= described
     assert "gravel track" in described
     # The protected-area boundary and administrative border are not visible from above.
     assert not any("boundary" in text or "protected" in text for text in described)
