@@ -27,6 +27,7 @@ from rsvl.builders.chips import OUTSIDE_IMAGERY
 from rsvl.builders.export import write_footprints, write_parquet, write_shards
 from rsvl.builders.filters import keep_top_fraction, remove_near_duplicates
 from rsvl.builders.focus import FocusFeatures, load_focus_features
+from rsvl.builders.guards import planning_area
 from rsvl.builders.manifest import describe_inputs, write_manifest
 from rsvl.builders.partitions import (
     partition_of,
@@ -121,6 +122,7 @@ def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSett
         split_cell=config.split_cell_m,
         split_fractions=check_fractions(config.split_fractions),
         bands=config.bands,
+        strict=config.strict,
     )
 
 
@@ -130,14 +132,17 @@ def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeature
     root = Path(config.out)
     folder = root / PARTITIONS_DIR
     tile_size = config.partition_px * settings.native_res
-    partitions = plan_partitions(imagery.bounds, tile_size)
     frame = focus.frame[focus.frame["phrase"].notna()]
+    # A worldwide source (a tile server without bounds) is planned where the features are.
+    area = planning_area(imagery, tile_size,
+                         lambda: tuple(frame.total_bounds) if len(frame) else None)
+    partitions = plan_partitions(area, tile_size)
     wkb = shapely.to_wkb(frame.geometry.values)
     rows = list(zip(frame["osm_id"], frame["tags"], wkb, strict=True))
     tasks: dict[int, PartitionTask] = {}
     for row, bounds in zip(rows, frame.geometry.bounds.itertuples(index=False), strict=True):
         centre = ((bounds.minx + bounds.maxx) / 2, (bounds.miny + bounds.maxy) / 2)
-        index = partition_of(centre, imagery.bounds, tile_size)
+        index = partition_of(centre, area, tile_size)
         if index not in tasks:
             result = result_path(folder, partitions[index])
             tasks[index] = PartitionTask(result, root, imagery, settings)

@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 
 from rsvl.builders.focus import FocusFeatures
+from rsvl.builders.guards import planning_area
 from rsvl.builders.partitions import Bounds, Partition, partition_of, plan_partitions, result_path
 from rsvl.builders.samples import PartitionTask, SampleSettings, make_partition
 from rsvl.builders.settings import CaptionBuildConfig, chip_reach
@@ -73,12 +74,14 @@ class FeatureSplit:
         focus_counts: Partition index -> focus objects in it (only partitions with some).
         vocabulary: Phrase counts of the focus objects inside the imagery.
         outside: Focus objects read near the imagery whose footprint misses it.
+        area: The area the partition grid covers (:func:`rsvl.builders.guards.planning_area`).
     """
 
     folder: Path
     focus_counts: dict[int, int]
     vocabulary: TagVocabulary
     outside: int
+    area: Bounds
 
 
 def _prepare(chunk: gpd.GeoDataFrame, imagery: Imagery, vocabulary: TagVocabulary
@@ -140,21 +143,25 @@ def split_features(osm: str, imagery: Imagery, tile_size: float, reach: float, f
               "reach": reach, "read_options": json.loads(json.dumps(dict(read_options or {})))}
     if (folder / SUMMARY_FILE).is_file():
         state = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-        if state["inputs"] == inputs:
+        if state["inputs"] == inputs and "area" in state:  # older splits lack the area
             return _from_summary(folder, state)
-    partitions = plan_partitions(imagery.bounds, tile_size)
+    bbox = transform_bounds(imagery.bounds, imagery.crs, WGS84)
+    # A worldwide source is planned where the features are: one more pass finds them, as
+    # plan_tasks finds them in memory (same area, same partitions).
+    area = planning_area(imagery, tile_size,
+                         lambda: _focus_extent(osm, imagery, bbox, chunk_size, read_options))
+    partitions = plan_partitions(area, tile_size)
     building = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     vocabulary, outside, counts = TagVocabulary(), 0, Counter[int]()
-    bbox = transform_bounds(imagery.bounds, imagery.crs, WGS84)
     chunks = iter_features(osm, bbox, chunk_size, **dict(read_options or {}))
     for number, chunk in enumerate(chunks):
         frame, missed = _prepare(chunk, imagery, vocabulary)
         outside += missed
         if len(frame):
-            counts += _write_pieces(frame, partitions, imagery.bounds, tile_size, reach,
-                                    building, number)
+            counts += _write_pieces(frame, partitions, area, tile_size, reach, building,
+                                    number)
     if not counts:
         shutil.rmtree(building, ignore_errors=True)
         raise InputError(
@@ -163,10 +170,25 @@ def split_features(osm: str, imagery: Imagery, tile_size: float, reach: float, f
         )
     write_json(building / SUMMARY_FILE, {
         "inputs": inputs, "focus_counts": {str(i): n for i, n in sorted(counts.items())},
-        "vocabulary": _vocabulary_state(vocabulary), "outside": outside})
+        "vocabulary": _vocabulary_state(vocabulary), "outside": outside, "area": list(area)})
     shutil.rmtree(folder, ignore_errors=True)
     building.rename(folder)
-    return FeatureSplit(folder, dict(sorted(counts.items())), vocabulary, outside)
+    return FeatureSplit(folder, dict(sorted(counts.items())), vocabulary, outside, area)
+
+
+def _focus_extent(osm: str, imagery: Imagery, bbox: Bounds, chunk_size: int,
+                  read_options: Mapping[str, Any] | None) -> Bounds | None:
+    """Bounds of the focus objects inside the imagery (imagery CRS), streamed once."""
+    boxes = []
+    for chunk in iter_features(osm, bbox, chunk_size, **dict(read_options or {})):
+        frame, _ = _prepare(chunk, imagery, TagVocabulary())
+        if len(frame):
+            boxes.append(frame.total_bounds)
+    if not boxes:
+        return None
+    stacked = np.array(boxes)
+    return (float(stacked[:, 0].min()), float(stacked[:, 1].min()),
+            float(stacked[:, 2].max()), float(stacked[:, 3].max()))
 
 
 def _vocabulary_state(vocabulary: TagVocabulary) -> dict[str, Any]:
@@ -186,7 +208,8 @@ def _from_summary(folder: Path, state: dict[str, Any]) -> FeatureSplit:
         dropped=Counter(saved["dropped"]), hidden=saved["hidden"],
         features_seen=saved["features_seen"])
     counts = {int(i): n for i, n in state["focus_counts"].items()}
-    return FeatureSplit(folder, counts, vocabulary, state["outside"])
+    area: Bounds = tuple(state["area"])  # type: ignore[assignment]
+    return FeatureSplit(folder, counts, vocabulary, state["outside"], area)
 
 
 def plan_file_tasks(config: CaptionBuildConfig, imagery: Imagery, settings: SampleSettings,
@@ -209,7 +232,7 @@ def plan_file_tasks(config: CaptionBuildConfig, imagery: Imagery, settings: Samp
     tile_size = config.partition_px * settings.native_res
     split = split_features(config.osm, imagery, tile_size, chip_reach(config, settings),
                            results / FEATURES_DIR, config.read_options, chunk_size)
-    partitions = plan_partitions(imagery.bounds, tile_size)
+    partitions = plan_partitions(split.area, tile_size)
     tasks = [FilePartitionTask(result_path(results, partitions[i]), Path(config.out), imagery,
                                settings, split.folder / partitions[i].name)
              for i in sorted(split.focus_counts)]

@@ -27,6 +27,7 @@ from rsvl.builders.chips import (
     pixel_hash,
 )
 from rsvl.builders.focus import sample_key
+from rsvl.builders.guards import read_chip
 from rsvl.builders.partitions import write_result
 from rsvl.builders.splits import GRID_CRS, STRADDLES, split_of_footprint
 from rsvl.captions import make_captions
@@ -49,6 +50,7 @@ class SampleSettings:
         split_cell: Split grid cell side (Web Mercator metres).
         split_fractions: Train/val/test fractions.
         bands: 1-based source bands for RGB (``None``: the reader's default).
+        strict: Stop at the first unreadable chip instead of skipping and counting it.
     """
 
     source: str
@@ -60,6 +62,7 @@ class SampleSettings:
     split_cell: float
     split_fractions: tuple[float, ...]
     bands: tuple[int, ...] | None = None
+    strict: bool = False
 
 
 @dataclass
@@ -202,7 +205,8 @@ def make_sample(settings: SampleSettings, imagery: Imagery, folders: _ChipFolder
     Raises:
         ChipRejected: The chip's pixels are unusable (the reason says why).
     """
-    chip = imagery.read(bounds, settings.rule.chip_size, bands=settings.bands)
+    # Unreadable pixels (a corrupt tile, a failed remote read) reject the chip unless strict.
+    chip = read_chip(imagery, bounds, settings.rule.chip_size, settings.bands, settings.strict)
     check_pixels(chip.rgb, chip.valid, settings.rule)
     key = sample_key(settings.source, osm_id)
     captions = make_captions(tags, [t for _, t in around],

@@ -65,6 +65,8 @@ class CaptionBuildConfig:
         keep_top: Fraction of pairs the CLIP-score filter keeps.
         imagery_options: Reader options for :func:`rsvl.imagery.open_imagery` (a tile
             server's ``max_zoom``, ``bounds``, ``cache``, ``missing``, ``retries``...).
+        strict: Stop at the first unreadable tile or window (one line naming it) instead of
+            skipping its chip and counting it in the manifest's rejections.
     """
 
     osm: str
@@ -87,6 +89,7 @@ class CaptionBuildConfig:
     clip_filter: str | None = None
     keep_top: float = 0.5
     imagery_options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-serialisable values."""
@@ -104,10 +107,10 @@ def check_resumable(folder: Path, settings: Mapping[str, Any]) -> None:
     """Refuse to mix partitions made with other settings into this build (any builder's).
 
     ``settings`` is the build config as a dict; how the work is run (output folder, workers,
-    scheduler, shard size) may change between runs, everything else must not.
+    scheduler, shard size, strict) may change between runs, everything else must not.
     """
     identity = {k: v for k, v in settings.items()
-                if k not in ("out", "workers", "scheduler", "shard_size")}
+                if k not in ("out", "workers", "scheduler", "shard_size", "strict")}
     marker = folder / "config.json"
     if marker.is_file():
         previous = json.loads(marker.read_text())

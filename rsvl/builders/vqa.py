@@ -30,6 +30,7 @@ import shapely
 
 from rsvl.builders.chips import ChipRejected, ChipRule, check_pixels
 from rsvl.builders.focus import load_focus_features
+from rsvl.builders.guards import MAX_GRID_CHIPS, planning_area, read_chip
 from rsvl.builders.manifest import describe_inputs, write_manifest
 from rsvl.builders.partitions import (
     partition_of,
@@ -84,6 +85,8 @@ class VqaBuildConfig:
         imagery_options: Reader options for :func:`rsvl.imagery.open_imagery` (a tile
             server's ``max_zoom``, ``cache``, ``missing``...).
         min_valid_fraction, min_pixel_std: Chip rejection thresholds (as in the caption build).
+        strict: Stop at the first unreadable tile or window (one line naming it) instead of
+            skipping its chip and counting it in the manifest's rejections.
     """
 
     osm: str
@@ -105,6 +108,7 @@ class VqaBuildConfig:
     imagery_options: dict[str, Any] = field(default_factory=dict)
     min_valid_fraction: float = 0.98
     min_pixel_std: float = 2.0
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if self.chip_gsd_factor <= 0:
@@ -153,7 +157,7 @@ def make_chips(task: ChipTask) -> None:
     rows: list[dict[str, Any]] = []
     for image_id, bounds, split in task.chips:
         try:
-            chip = imagery.read(bounds, config.chip_size, bands=config.bands)
+            chip = read_chip(imagery, bounds, config.chip_size, config.bands, config.strict)
             check_pixels(chip.rgb, chip.valid, config.rule)
         except ChipRejected as rejection:
             rows.append({"image_id": image_id, "rejected": rejection.reason})
@@ -172,13 +176,18 @@ def make_chips(task: ChipTask) -> None:
     write_result(task.result, rows)
 
 
-def plan_chips(config: VqaBuildConfig, imagery: Imagery) -> tuple[list[tuple[int, Bounds, str]],
-                                                                   Counter[str]]:
-    """The grid chips inside the imagery with their split; straddling chips are counted."""
+def plan_chips(config: VqaBuildConfig, imagery: Imagery, extent: Bounds | None = None
+               ) -> tuple[list[tuple[int, Bounds, str]], Counter[str]]:
+    """The grid chips inside the imagery with their split; straddling chips are counted.
+
+    A worldwide source is cut only within ``extent`` (the OSM features' bounds), on the lines
+    of the whole imagery's grid (:func:`rsvl.builders.guards.planning_area`).
+    """
     side = config.chip_size * config.chip_gsd_factor * native_resolution(imagery)
     fractions = check_fractions(config.split_fractions)
     chips, rejected = [], Counter[str]()
-    for cell in plan_partitions(imagery.bounds, side):
+    area = planning_area(imagery, side, lambda: extent, "VQA chips", MAX_GRID_CHIPS)
+    for cell in plan_partitions(area, side):
         minx, miny, maxx, maxy = cell.bounds
         if maxx - minx < side * 0.999 or maxy - miny < side * 0.999:
             continue  # the clipped last row/column: not a full chip
@@ -238,7 +247,7 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
     focus = load_focus_features(config.osm, imagery, config.read_options)
     check_resumable(root / PARTITIONS_DIR, config.to_dict())
     remove_stale_temporaries(root)  # half-written files of a killed run
-    chips, rejected = plan_chips(config, imagery)
+    chips, rejected = plan_chips(config, imagery, _extent(focus.frame))
     tasks = _plan_tasks(config, imagery, chips, focus.frame)
     run_partitions(tasks, make_chips, workers=config.workers, description="vqa chips")
     raw: dict[str, list[tuple[int, dict[str, Any]]]] = {s: [] for s in SPLITS}
@@ -276,14 +285,15 @@ def _plan_tasks(config: VqaBuildConfig, imagery: Imagery, chips: list[tuple[int,
     """One task per partition holding chips, with the features that reach its chips."""
     native = native_resolution(imagery)
     tile_size = config.partition_px * native
-    partitions = plan_partitions(imagery.bounds, tile_size)
+    area = planning_area(imagery, tile_size, lambda: _extent(frame))
+    partitions = plan_partitions(area, tile_size)
     image_dir = Path(config.out) / f"Images_{config.name}"
     rows = list(zip(frame["tags"], shapely.to_wkb(frame.geometry.values), strict=True))
     tree = shapely.STRtree(frame.geometry.values)
     tasks: dict[int, ChipTask] = {}
     for image_id, bounds, split in chips:
         centre = ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2)
-        index = partition_of(centre, imagery.bounds, tile_size)
+        index = partition_of(centre, area, tile_size)
         if index not in tasks:
             path = result_path(Path(config.out) / PARTITIONS_DIR, partitions[index])
             tasks[index] = ChipTask(path, image_dir, imagery, config)
@@ -294,6 +304,14 @@ def _plan_tasks(config: VqaBuildConfig, imagery: Imagery, chips: list[tuple[int,
         near = tree.query(shapely.box(min(xs), min(ys), max(xs), max(ys)))
         task.features = [rows[i] for i in sorted(near.tolist())]
     return {task.result: task for _, task in sorted(tasks.items())}
+
+
+def _extent(frame: gpd.GeoDataFrame) -> Bounds | None:
+    """Bounds of the build's features (imagery CRS), ``None`` without any."""
+    if not len(frame):
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    return minx, miny, maxx, maxy
 
 
 def _finish(raw: list[tuple[int, dict[str, Any]]], config: VqaBuildConfig) -> list[VqaQuestion]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,3 +99,63 @@ def test_vqa_build_reads_a_tile_server_too(region: Any, server: Any, tmp_path: P
         assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name
                                                              ).read_bytes()
     assert sum(server.gets().values()) > 0
+
+
+@pytest.fixture(scope="module")
+def world(region: Any) -> str:
+    """The region's tiles served as a worldwide server: a tile at the world's centre too.
+
+    Without ``bounds`` a tile server covers the Web-Mercator world and opens by sampling its
+    centre tile; everything else but the region answers 404 (invalid pixels).
+    """
+    folder = region.out_dir / "world"
+    shutil.copytree(region.tiles_dir, folder)
+    zoom = max(int(p.name) for p in folder.iterdir())
+    centre = folder / str(zoom) / str(1 << (zoom - 1)) / f"{1 << (zoom - 1)}.png"
+    centre.parent.mkdir(parents=True)
+    centre.write_bytes(next(folder.glob(f"{zoom}/*/*.png")).read_bytes())
+    return f"/world/{{z}}/{{x}}/{{y}}.png?max_zoom={zoom}"
+
+
+def test_unbounded_tile_server_is_planned_where_the_osm_is(region: Any, server: Any, world: str,
+                                                           tmp_path: Path) -> None:
+    server.configure(fail_first=0, fail_status=503, retry_after=None, hidden=[])
+    path, _, zoom = world.partition("?max_zoom=")
+    template = server.url + path
+    started = time.perf_counter()
+    assert main(["build", "captions", "--osm", str(region.osm_path), "--imagery", template,
+                 "--out", str(tmp_path / "captions"), "--imagery-option", f"max_zoom={zoom}",
+                 "--imagery-option", "backoff_s=0.001"]) == 0
+    # Planned over the region's features, not the world: a handful of partitions.
+    assert 0 < len(list((tmp_path / "captions" / ".partitions").glob("p*.jsonl"))) <= 4
+    assert json.loads((tmp_path / "captions" / "manifest.json").read_text())["counts"]["chips"]
+    assert main(["build", "vqa", "--osm", str(region.osm_path), "--imagery", template,
+                 "--out", str(tmp_path / "vqa"), "--name", "T", "--chip-size", "64",
+                 "--imagery-option", f"max_zoom={zoom}"]) == 0
+    images = json.loads((tmp_path / "vqa" / "T_split_train_images.json").read_text())["images"]
+    assert images and max(image["id"] for image in images) < 10_000  # ids of the clipped grid
+    assert time.perf_counter() - started < 60
+
+
+def test_plan_over_a_worldwide_osm_extent_is_refused(region: Any, server: Any, world: str,
+                                                     tmp_path: Path, capsys: Any) -> None:
+    # Two buildings 60 degrees apart: at zoom 17 that is ~1.7 million partitions.
+    osm = tmp_path / "far.geojson"
+    osm.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"building": "yes"},
+         "geometry": {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 1e-4, lat],
+                                                          [lon + 1e-4, lat + 1e-4],
+                                                          [lon, lat + 1e-4], [lon, lat]]]}}
+        for lon, lat in ((0.0, 0.0), (60.0, 30.0))]}))
+    path, _, zoom = world.partition("?max_zoom=")
+    started = time.perf_counter()
+    for job in ("captions", "vqa"):
+        assert main(["build", job, "--osm", str(osm), "--imagery", server.url + path,
+                     "--out", str(tmp_path / job), "--imagery-option", f"max_zoom={zoom}"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and re.search(
+            r"the build would plan [\d,]+ (partitions|VQA chips) over lon -0\.\d+\.\.60\.\d+, "
+            r"lat -0\.\d+\.\.30\.\d+ \(limit [\d,]+\); pass --imagery-option bounds=\[WEST,"
+            r"SOUTH,EAST,NORTH\] \(degrees\) for the area to build, or a smaller OSM extract$",
+            error), error
+    assert time.perf_counter() - started < 30  # refused at once, no hang
