@@ -27,9 +27,10 @@ from rsvl.imagery.geo import WGS84, intersection, transform_bounds
 logger = logging.getLogger(__name__)
 
 # Partitions one build may plan. A partition is 4096 native pixels square by default, so this
-# is ~1.7 billion pixels a side of ~1,300 km at 1 m: more than any single build needs, and few
-# enough that planning takes a second and a few hundred MB.
-MAX_PARTITIONS = 100_000
+# is a 4,000 km square at 1 m, or a large country at 0.3 m (France is ~700,000 at zoom 19): any
+# one build, while the whole world at zoom 17 (67 million) or beyond is refused. A million
+# partitions take seconds and a few hundred MB to plan.
+MAX_PARTITIONS = 1_000_000
 # Grid chips one VQA build may plan (each is checked and asked questions).
 MAX_GRID_CHIPS = 1_000_000
 # A source spanning at least this much longitude is worldwide: plan only where the OSM is.

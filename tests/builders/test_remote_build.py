@@ -139,14 +139,14 @@ def test_unbounded_tile_server_is_planned_where_the_osm_is(region: Any, server: 
 
 def test_plan_over_a_worldwide_osm_extent_is_refused(region: Any, server: Any, world: str,
                                                      tmp_path: Path, capsys: Any) -> None:
-    # Two buildings 60 degrees apart: at zoom 17 that is ~1.7 million partitions.
+    # Two buildings 120 degrees apart: at zoom 17 that is ~4.7 million partitions.
     osm = tmp_path / "far.geojson"
     osm.write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"building": "yes"},
          "geometry": {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 1e-4, lat],
                                                           [lon + 1e-4, lat + 1e-4],
                                                           [lon, lat + 1e-4], [lon, lat]]]}}
-        for lon, lat in ((0.0, 0.0), (60.0, 30.0))]}))
+        for lon, lat in ((0.0, 0.0), (120.0, 60.0))]}))
     path, _, zoom = world.partition("?max_zoom=")
     started = time.perf_counter()
     for job in ("captions", "vqa"):
@@ -154,8 +154,8 @@ def test_plan_over_a_worldwide_osm_extent_is_refused(region: Any, server: Any, w
                      "--out", str(tmp_path / job), "--imagery-option", f"max_zoom={zoom}"]) == 2
         error = capsys.readouterr().err.strip()
         assert "\n" not in error and re.search(
-            r"the build would plan [\d,]+ (partitions|VQA chips) over lon -0\.\d+\.\.60\.\d+, "
-            r"lat -0\.\d+\.\.30\.\d+ \(limit [\d,]+\); pass --imagery-option bounds=\[WEST,"
+            r"the build would plan [\d,]+ (partitions|VQA chips) over lon -0\.\d+\.\.120\.\d+, "
+            r"lat -0\.\d+\.\.60\.\d+ \(limit [\d,]+\); pass --imagery-option bounds=\[WEST,"
             r"SOUTH,EAST,NORTH\] \(degrees\) for the area to build, or a smaller OSM extract$",
             error), error
     assert time.perf_counter() - started < 30  # refused at once, no hang
