@@ -11,10 +11,10 @@ figure is the best of ``--repeats`` runs, and the load average is reported with 
 seconds per chip (the builder's process, or its workers for the chip stage) are printed too:
 they depend far less on other users' load than wall time.
 
-The builder must read more windows than it keeps (chips rejected for nodata or as
-duplicates are only known from their pixels, and the rejection counts are part of the
-output); ``reads_per_kept_chip`` gives that ratio, and ``read_ceiling`` the best ratio to the
-baseline a builder doing nothing but those reads could reach.
+The builder decides near-duplicates and splits from the chips' footprints before reading,
+so it reads only the chips it keeps plus those its pixel checks reject (nodata, blank: known
+only from their pixels); ``reads_per_kept_chip`` gives that ratio, and ``read_ceiling`` the
+best ratio to the baseline a builder doing nothing but those reads could reach.
 
     .venv/bin/python bench/build_chips.py [--size-m 1500] [--chip-size 128] [--repeats 3]
 """
@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from rsvl.builders.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
-from rsvl.builders.chips import BLANK, MOSTLY_NODATA, ChipRule
+from rsvl.builders.chips import ChipRule
 from rsvl.builders.partitions import read_result
+from rsvl.builders.settings import SplitRule
 from rsvl.imagery import open_imagery
 from rsvl.synth import generate_region
 from rsvl.synth.region import RegionInfo
@@ -54,7 +55,7 @@ def _build(region: RegionInfo, out: Path, chip_size: int, workers: int) -> dict[
     shutil.rmtree(out, ignore_errors=True)
     config = CaptionBuildConfig(
         osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(out),
-        source="bench", rule=ChipRule(chip_size=chip_size), split_cell_m=1e6,
+        source="bench", rule=ChipRule(chip_size=chip_size), split=SplitRule(cell_m=1e6),
         partition_px=400, workers=workers)
     cpu, started = _cpu_seconds(), time.perf_counter()
     result = build_captions(config, command=["bench/build_chips.py"])
@@ -66,10 +67,10 @@ def _build(region: RegionInfo, out: Path, chip_size: int, workers: int) -> dict[
 
 
 def _windows_read(out: Path) -> int:
-    """Windows the build read: its candidate chips plus the chips rejected for their pixels."""
-    rows = [row for path in sorted((out / PARTITIONS_DIR).glob("p*.jsonl"))
-            for row in read_result(path)]
-    return sum("record" in row or row["rejected"] in (MOSTLY_NODATA, BLANK) for row in rows)
+    """Windows the build read: every row of its read rounds is one read (a chip, or one
+    rejected for its pixels)."""
+    return sum(1 for path in sorted((out / PARTITIONS_DIR).glob("round*/p*.jsonl"))
+               for _ in read_result(path))
 
 
 def _bare_loop(region: RegionInfo, windows: list[list[float]], chip_size: int

@@ -29,6 +29,7 @@ from typing import Any
 
 from rsvl.builders.captions import PARTITIONS_DIR, CaptionBuildConfig, build_captions
 from rsvl.builders.chips import ChipRule
+from rsvl.builders.settings import SplitRule
 from rsvl.synth import generate_region
 
 RESULTS = Path(__file__).resolve().parent / "results" / "build_dask.json"
@@ -59,7 +60,7 @@ def _build(region: Any, out: Path, chip_size: int, workers: int,
     shutil.rmtree(out, ignore_errors=True)
     config = CaptionBuildConfig(
         osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(out),
-        source="bench", rule=ChipRule(chip_size=chip_size), split_cell_m=1e6,
+        source="bench", rule=ChipRule(chip_size=chip_size), split=SplitRule(cell_m=1e6),
         partition_px=256, workers=workers, scheduler=scheduler)
     cpu = _cpu_seconds(cluster)
     started = time.perf_counter()

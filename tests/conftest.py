@@ -54,10 +54,12 @@ def vqa_region(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def region_config(region: Any, out: Path, **changes: Any) -> VqaBuildConfig:
     """The tests' build settings: 64 px chips, 250 m split cells, a large test split."""
+    from rsvl.builders.splits import SplitRule
     from rsvl.builders.vqa import VqaBuildConfig
 
-    settings: dict[str, Any] = {"chip_size": CHIP_PX, "split_cell_m": 250.0,
-                                "split_fractions": (0.6, 0.1, 0.3), **changes}
+    settings: dict[str, Any] = {"chip_size": CHIP_PX,
+                                "split": SplitRule(cell_m=250.0, fractions=(0.6, 0.1, 0.3)),
+                                **changes}
     return VqaBuildConfig(osm=str(region.osm_path), imagery=str(region.orthophoto_path),
                           out=str(out), licence="CC0-1.0", **settings)
 

@@ -3,15 +3,22 @@
 Stages (each resumable):
 
 1. read the features around the imagery, clean their tags, pick the focus objects;
-2. per spatial partition, in a process pool: frame, check, read, caption and write each chip
-   (``OUT/.partitions/p00003.jsonl`` marks a partition complete);
-3. in one process, in key order: remove near-duplicates, optionally keep the top CLIP scores;
-4. write ``records.jsonl``, WebDataset shards, Parquet splits, the footprint index and the
-   manifest, all derived from the kept records.
+2. frame every focus object's chip (no pixel read), then in one process, in key order, remove
+   near-duplicates and apply the split rule (:mod:`rsvl.builders.splits`: the cell of the
+   chip's centre, and a guard band between splits) over all chips' footprints;
+3. per spatial partition, in a process pool: read, check, caption and write only the chips
+   kept (``OUT/.partitions/round0/p00003.jsonl`` marks a partition complete); a chip rejected
+   for its pixels may free a neighbour it suppressed, which a next round reads;
+4. optionally keep the top CLIP scores;
+5. write ``records.jsonl``, WebDataset shards, Parquet splits, the footprint index and the
+   manifest (with the split cells used and, per split, chips kept and dropped), all derived
+   from the kept records.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import os
 import sys
 import time
@@ -21,12 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import shapely
 
 from rsvl.builders.chips import OUTSIDE_IMAGERY
 from rsvl.builders.export import write_footprints, write_parquet, write_shards
-from rsvl.builders.filters import keep_top_fraction, remove_near_duplicates
-from rsvl.builders.focus import FocusFeatures, load_focus_features
+from rsvl.builders.filters import (
+    Candidate,
+    Selection,
+    keep_top_fraction,
+    near_duplicates,
+    select_chips,
+)
+from rsvl.builders.focus import FocusFeatures, load_focus_features, sample_key
 from rsvl.builders.guards import planning_area
 from rsvl.builders.manifest import describe_inputs, write_manifest
 from rsvl.builders.partitions import (
@@ -36,7 +50,12 @@ from rsvl.builders.partitions import (
     result_path,
     run_partitions,
 )
-from rsvl.builders.samples import PartitionTask, SampleSettings, make_partition
+from rsvl.builders.samples import (
+    PartitionTask,
+    SampleSettings,
+    frame_partition,
+    make_partition,
+)
 from rsvl.builders.settings import (
     PARTITIONS_DIR,
     RECORDS_FILE,
@@ -45,7 +64,7 @@ from rsvl.builders.settings import (
     chip_reach,
     native_resolution,
 )
-from rsvl.builders.splits import check_fractions
+from rsvl.builders.splits import cell_size
 from rsvl.data.atomic import remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
 from rsvl.errors import ConfigError
@@ -85,6 +104,13 @@ class BuildResult:
             "rejected: " + (", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items()))
                             or "none"),
         ]
+        split = self.manifest.get("split")
+        if split:
+            how = ("chosen from the chips" if split["cell_m_chosen"] != "given" else "given")
+            lines.append(f"split cells: {split['cell_m']:.0f} m ({how}); dropped near another "
+                         "split: " + ", ".join(
+                             f"{s} {n['dropped_near_other_split']}"
+                             for s, n in split["per_split"].items()))
         return "\n".join(lines)
 
 
@@ -119,8 +145,6 @@ def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSett
         native_res=native_resolution(imagery),
         captions_per_chip=config.captions_per_chip,
         seed=config.seed,
-        split_cell=config.split_cell_m,
-        split_fractions=check_fractions(config.split_fractions),
         bands=config.bands,
         strict=config.strict,
     )
@@ -156,18 +180,92 @@ def plan_tasks(config: CaptionBuildConfig, imagery: Imagery, focus: FocusFeature
     return {task.result: task for _, task in sorted(tasks.items())}
 
 
-def gather(tasks: dict[Path, PartitionTask]) -> tuple[list[Record], Counter[str]]:
-    """Read the partitions' results: candidate records sorted by key, rejections per reason."""
-    records: list[Record] = []
-    rejected: Counter[str] = Counter()
-    for path in tasks:
-        for row in read_result(path):
-            if "record" in row:
-                records.append(Record.from_dict(row["record"]))
-            else:
-                rejected[row["rejected"]] += 1
-    records.sort(key=lambda r: r.key)
-    return records, rejected
+FRAMES_DIR = "frames"
+
+
+def _frames(tasks: dict[Path, Any], work: Callable[[Any], None], config: CaptionBuildConfig
+            ) -> dict[Path, list[dict[str, Any]]]:
+    """Every partition's framed chips (:func:`rsvl.builders.samples.frame_partition` rows).
+
+    Features in memory are framed here (it reads no pixel and costs less than shipping the
+    tasks to workers); partitions whose features are on disk are framed where they run.
+    """
+    if config.scheduler is None:
+        return {path: frame_partition(task) for path, task in tasks.items()}
+    framing = {path.parent / FRAMES_DIR / path.name: dataclasses.replace(task, result=path.parent
+                                                                          / FRAMES_DIR / path.name)
+               for path, task in tasks.items()}
+    run_partitions(framing, work, workers=config.workers, description="frames",
+                   scheduler=config.scheduler)
+    return {path: list(read_result(frames)) for path, frames in zip(tasks, framing, strict=True)}
+
+
+@dataclass
+class _Chips:
+    """The chip stage's state across read rounds."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    home: dict[str, tuple[Path, str]] = field(default_factory=dict)  # key -> (task, osm_id)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # read and valid
+    pixels: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # key -> reason, pixels unusable
+    rejected_unframed: Counter[str] = field(default_factory=Counter)
+
+
+def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: CaptionBuildConfig,
+               crs: str) -> tuple[_Chips, Selection]:
+    """Frame all chips, choose the ones to keep, read only those (in rounds, see below).
+
+    Near-duplicates and split safety are decided over all framed chips before any window is
+    read (:func:`rsvl.builders.filters.select_chips`); a chip whose pixels then turn out
+    unusable may have suppressed a neighbour, so selection runs again with what the reads
+    showed and the newly kept chips are read, until every kept chip has been read (rarely more
+    than two rounds). Round ``n``'s partition results are ``OUT/.partitions/round{n}/``: a
+    rerun resumes, and the outcome does not depend on the workers or the partitioning.
+    """
+    state = _Chips()
+    for path, rows in _frames(tasks, work, config).items():
+        for row in rows:
+            if "rejected" in row:
+                state.rejected_unframed[row["rejected"]] += 1
+                continue
+            state.candidates.append(Candidate(row["key"], row["footprint"], crs, row["grid"]))
+            state.home[row["key"]] = (path, row["osm_id"])
+    state.candidates.sort(key=lambda c: c.key)
+    # The cells are chosen once, from the chips that are not near-duplicates of one another
+    # by footprint (pixels unknown yet), so later rounds do not move them.
+    duplicates = near_duplicates([c.footprint for c in state.candidates],
+                                 [c.crs for c in state.candidates],
+                                 [None] * len(state.candidates), config.max_iou)
+    unique = [c.grid for i, c in enumerate(state.candidates) if i not in duplicates]
+    cell = cell_size(config.split, np.array(unique).reshape(-1, 4), config.seed)
+    for round_number in itertools.count():
+        live = [c for c in state.candidates if c.key not in state.rejected]
+        selection = select_chips(live, state.pixels, config.max_iou, config.split,
+                                 config.seed, cell)
+        unread = [key for key in selection.kept if key not in state.records]
+        if not unread:
+            return state, selection
+        reads: dict[Path, dict[str, str]] = {}
+        for key in unread:
+            path, osm_id = state.home[key]
+            reads.setdefault(path, {})[osm_id] = selection.splits[key]
+        folder = next(iter(tasks)).parent / f"round{round_number}"
+        round_tasks = {folder / path.name: dataclasses.replace(
+            tasks[path], result=folder / path.name, reads=chosen)
+            for path, chosen in sorted(reads.items())}
+        run_partitions(round_tasks, work, workers=config.workers, description="chips",
+                       scheduler=config.scheduler)
+        for path in round_tasks:
+            for row in read_result(path):
+                if "record" in row:
+                    key = row["record"]["key"]
+                    state.records[key] = row["record"]
+                    state.pixels[key] = row["record"]["extra"]["pixel_sha256"]
+                else:
+                    key = sample_key(config.source, row["osm_id"])
+                    state.rejected[key] = row["rejected"]
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def build_captions(config: CaptionBuildConfig, command: list[str] | None = None) -> BuildResult:
@@ -201,24 +299,25 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         work = make_file_partition
     remove_stale_temporaries(root)  # half-written files of a killed run
     clock.lap("features")
-    run_partitions(tasks, work, workers=config.workers, description="chips",
-                   scheduler=config.scheduler)
+    state, selection = make_chips(tasks, work, config, imagery.crs)
     clock.lap("chips")
-    candidates, rejected = gather(tasks)
+    rejected = Counter(state.rejected_unframed)
+    rejected.update(state.rejected.values())
+    rejected.update(selection.dropped.values())
     if focus.outside:
         rejected[OUTSIDE_IMAGERY] += focus.outside
-    records, dropped = remove_near_duplicates(candidates, config.max_iou)
+    records = [Record.from_dict(state.records[key]) for key in selection.kept]
     if config.clip_filter:
         from rsvl.builders.clip_filter import cached_clip_scores
 
         scores = cached_clip_scores(root, records, config.clip_filter,
                                     root / PARTITIONS_DIR / "clip_scores.json")
         records, clipped = keep_top_fraction(records, scores, config.keep_top)
-        dropped.update(clipped)
-    rejected.update(dropped.values())
-    for candidate in candidates:
-        if candidate.key in dropped:
-            (root / candidate.image).unlink(missing_ok=True)
+        rejected.update(clipped.values())
+    kept = {record.key for record in records}
+    for key, row in state.records.items():  # read, then suppressed or cut: not an output
+        if key not in kept:
+            (root / row["image"]).unlink(missing_ok=True)
     clock.lap("filters")
     write_records(root / RECORDS_FILE, records)
     shards = write_shards(root, records, config.shard_size)
@@ -234,7 +333,7 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         rejected=rejected,
         imagery_licence=imagery.licence,
         extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
-               "tag_vocabulary": focus.vocabulary.to_dict()},
+               "split": selection.report, "tag_vocabulary": focus.vocabulary.to_dict()},
     )
     clock.lap("outputs")
     return BuildResult(root, records, rejected, focus, manifest, clock.seconds,

@@ -1,13 +1,13 @@
 """A held-out land-cover classification set cut from the synthetic region's class raster.
 
 The caption build makes one chip per OSM object, so a land-use polygon (a 300 m field) gives
-one large chip, which nearly always straddles split cells of different splits: on a region of
-a few kilometres the test split keeps almost no land-use chips. Land cover is therefore
-evaluated EuroSAT-style instead: the orthophoto is cut into a regular grid of chips, each
-labelled with the land class covering most of its pixels in ``classes.tif`` (the region's
-ground truth), and a chip only belongs to a split when it lies inside split cells of that
-split, with the caption build's seed, cell size and fractions (``rsvl.builders.splits``), so no
-test chip overlaps a training chip.
+one large chip, and a region of a few kilometres holds few of them in its test cells. Land
+cover is therefore evaluated EuroSAT-style instead: the orthophoto is cut into a regular grid
+of chips, each labelled with the land class covering most of its pixels in ``classes.tif``
+(the region's ground truth), with the split rule of the caption build
+(``rsvl.builders.splits``: the split of the cell holding the chip's centre; chips too close to
+another split's chip are dropped). Give it the caption build's seed and resolved cell size
+(its manifest's ``split.cell_m``) so both use the same cells.
 
 Class folders are named by the OSM phrase of the class's tags (``landuse=residential`` ->
 ``residential_area``, ``natural=wood`` -> ``woodland``), the words the captions use.
@@ -20,10 +20,11 @@ import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rsvl.builders.splits import SplitRule
 from rsvl.data.atomic import atomic_open, write_json
 from rsvl.errors import InputError
 
@@ -45,8 +46,7 @@ class LandCoverRule:
         min_share: Fraction of the chip's pixels its majority land class must cover.
         min_per_class: Classes with fewer chips in the chosen splits are dropped (reported).
         splits: Splits the chips are drawn from (``test`` keeps them apart from training).
-        split_cell_m: Side of the split grid cells (Web Mercator metres), as in the caption build.
-        split_fractions: Train/val/test fractions, as in the caption build.
+        split: The split rule, as in the caption build (``cell_m=None``: 16 chips wide).
         seed: Seed of the split cells, as in the caption build.
     """
 
@@ -55,8 +55,7 @@ class LandCoverRule:
     min_share: float = 0.6
     min_per_class: int = 10
     splits: tuple[str, ...] = ("test",)
-    split_cell_m: float = 500.0
-    split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    split: SplitRule = field(default_factory=SplitRule)
     seed: int = 0
 
 
@@ -69,12 +68,14 @@ class LandCoverSet:
         classes: Chips per kept class folder.
         dropped: Chips per class folder dropped for having fewer than ``min_per_class``.
         rejected: Grid chips not used, per reason.
+        split: The split cells used and chips kept/dropped per split (as in a manifest).
     """
 
     folder: Path
     classes: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
+    split: dict[str, Any] = field(default_factory=dict)
 
 
 def class_folder_names() -> dict[int, str]:
@@ -118,8 +119,8 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     import rasterio
     from rasterio.windows import from_bounds
 
-    from rsvl.builders.splits import GRID_CRS, split_of_footprint
-    from rsvl.imagery import open_imagery, transform_bounds
+    from rsvl.builders.splits import NEAR_OTHER_SPLIT, decide_splits, grid_boxes
+    from rsvl.imagery import open_imagery
 
     folder = Path(out_dir)
     names = class_folder_names()
@@ -134,23 +135,24 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
         ) from None
     west, south, east, north = region.bounds
     steps = int((east - west) // rule.chip_m), int((north - south) // rule.chip_m)
+    grid = [(row, col, (west + col * rule.chip_m, north - (row + 1) * rule.chip_m,
+                        west + (col + 1) * rule.chip_m, north - row * rule.chip_m))
+            for row in range(steps[1]) for col in range(steps[0])]
+    decision = decide_splits(grid_boxes([bounds for _, _, bounds in grid], region.crs),
+                             rule.split, rule.seed)
     by_class: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
-    result = LandCoverSet(folder)
-    for row in range(steps[1]):
-        for col in range(steps[0]):
-            left, top = west + col * rule.chip_m, north - row * rule.chip_m
-            bounds = (left, top - rule.chip_m, left + rule.chip_m, top)
-            split = split_of_footprint(transform_bounds(bounds, region.crs, GRID_CRS),
-                                       rule.split_cell_m, rule.seed, rule.split_fractions)
-            if split not in rule.splits:
-                result.rejected["other_split" if split else "straddles_split_cells"] += 1
-                continue
-            window = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
-            winner = majority_class(labels[window.toslices()], rule.min_share)
-            if winner is None or winner not in names:
-                result.rejected["mixed_or_not_land_cover"] += 1
-                continue
-            by_class[names[winner]].append((f"r{row:03d}_c{col:03d}", bounds))
+    result = LandCoverSet(folder, split=decision.report)
+    for (row, col, bounds), split, drop in zip(grid, decision.splits, decision.dropped,
+                                               strict=True):
+        if drop or split not in rule.splits:
+            result.rejected[NEAR_OTHER_SPLIT if drop else "other_split"] += 1
+            continue
+        window = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
+        winner = majority_class(labels[window.toslices()], rule.min_share)
+        if winner is None or winner not in names:
+            result.rejected["mixed_or_not_land_cover"] += 1
+            continue
+        by_class[names[winner]].append((f"r{row:03d}_c{col:03d}", bounds))
     staging = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -165,7 +167,7 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
                 handle.write(chip.encode("jpg"))
     write_json(staging / SUMMARY_FILE, {
         "region": str(region.out_dir), "rule": dataclasses.asdict(rule), "classes": result.classes,
-        "dropped": result.dropped, "rejected": dict(result.rejected),
+        "dropped": result.dropped, "rejected": dict(result.rejected), "split": result.split,
     })
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

@@ -32,7 +32,7 @@ import shapely
 from rsvl.builders.focus import FocusFeatures
 from rsvl.builders.guards import planning_area
 from rsvl.builders.partitions import Bounds, Partition, partition_of, plan_partitions, result_path
-from rsvl.builders.samples import PartitionTask, SampleSettings, make_partition
+from rsvl.builders.samples import PartitionTask, SampleSettings, frame_result, make_partition
 from rsvl.builders.settings import CaptionBuildConfig, chip_reach
 from rsvl.data.atomic import write_json
 from rsvl.errors import InputError
@@ -56,6 +56,7 @@ class FilePartitionTask:
         imagery: The imagery reader (pickles without its file handle).
         settings: Shared sample settings.
         features: The partition's folder of pieces.
+        reads: As :attr:`rsvl.builders.samples.PartitionTask.reads` (``None``: frame only).
     """
 
     result: Path
@@ -63,6 +64,7 @@ class FilePartitionTask:
     imagery: Imagery
     settings: SampleSettings
     features: Path
+    reads: dict[str, str] | None = None
 
 
 @dataclass
@@ -255,7 +257,12 @@ def read_partition(folder: Path) -> tuple[list[tuple[str, dict[str, str], bytes]
 
 
 def make_file_partition(task: FilePartitionTask) -> None:
-    """Read one partition's features from its pieces and make its samples (a worker's job)."""
+    """Read one partition's features from its pieces and frame its chips, or make the samples
+    ``task.reads`` names (a worker's job)."""
     focus, context = read_partition(task.features)
-    make_partition(PartitionTask(task.result, task.root, task.imagery, task.settings,
-                                 focus, context))
+    partition = PartitionTask(task.result, task.root, task.imagery, task.settings, focus,
+                              context, task.reads)
+    if task.reads is None:
+        frame_result(partition)
+    else:
+        make_partition(partition)

@@ -1,8 +1,12 @@
-"""One partition's samples: frame, check, read, caption and write each focus object's chip.
+"""One partition's samples, in two passes: frame every focus object's chip, then read, check,
+caption and write the chips the build's global filters chose.
 
-:func:`make_partition` runs in worker processes; its task carries everything it needs (the
-picklable imagery reader, the partition's focus objects and the features around them) and it
-writes one atomic result file listing kept records and rejected objects.
+:func:`frame_partition` reads no pixel: the footprints it returns let the build remove
+near-duplicates and assign splits over all chips before any window is read, so a chip that
+will be dropped costs no read and no encoding. :func:`make_partition` runs in worker
+processes; its task carries everything it needs (the picklable imagery reader, the
+partition's focus objects, the features around them and the chips to read) and it writes one
+atomic result file listing the records and the chips rejected for their pixels.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +34,10 @@ from rsvl.builders.chips import (
 from rsvl.builders.focus import sample_key
 from rsvl.builders.guards import read_chip
 from rsvl.builders.partitions import write_result
-from rsvl.builders.splits import GRID_CRS, STRADDLES, split_of_footprint
+from rsvl.builders.splits import grid_boxes
 from rsvl.captions import make_captions
 from rsvl.data.records import Record
 from rsvl.imagery.base import Imagery
-from rsvl.imagery.geo import transform_bounds
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,7 @@ class SampleSettings:
         rule: Chip framing and rejection thresholds.
         native_res: Imagery pixel size in CRS units.
         captions_per_chip: Captions written per chip.
-        seed: Seed of captions and split cells.
-        split_cell: Split grid cell side (Web Mercator metres).
-        split_fractions: Train/val/test fractions.
+        seed: Seed of captions.
         bands: 1-based source bands for RGB (``None``: the reader's default).
         strict: Stop at the first unreadable chip instead of skipping and counting it.
     """
@@ -59,8 +61,6 @@ class SampleSettings:
     native_res: float
     captions_per_chip: int
     seed: int
-    split_cell: float
-    split_fractions: tuple[float, ...]
     bands: tuple[int, ...] | None = None
     strict: bool = False
 
@@ -76,6 +76,8 @@ class PartitionTask:
         settings: Shared sample settings.
         focus: ``(osm_id, tags, wkb)`` of the partition's focus objects, sorted by osm_id.
         context: ``(osm_id, tags, wkb)`` of the groundable features that chips may contain.
+        reads: ``osm_id -> split`` of the focus objects whose chips to read and write (the
+            build's global filters chose them); ``None`` for the framing pass.
     """
 
     result: Path
@@ -84,6 +86,7 @@ class PartitionTask:
     settings: SampleSettings
     focus: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     context: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    reads: dict[str, str] | None = None
 
 
 class _Context:
@@ -96,8 +99,11 @@ class _Context:
         self.tree = shapely.STRtree(self.geometries)
 
     def around(self, chips: list[tuple[float, float, float, float]],
-               focus_ids: list[str]) -> list[list[tuple[str, dict[str, str]]]]:
+               focus_ids: list[str]) -> list[list[tuple[str, dict[str, str], bool]]]:
         """Per chip, the features intersecting it other than its focus object, nearest first.
+
+        Each is ``(osm_id, tags, covers_centre)``: a feature at distance 0 from the chip's
+        centre holds the focus object there (captions say "a house in a residential area").
 
         One tree query and one distance call for all the partition's chips: per-chip shapely
         calls cost more than the captions they feed.
@@ -113,24 +119,9 @@ class _Context:
         for chip, hit, distance in zip(chip_index.tolist(), hits.tolist(), distances,
                                        strict=True):
             found[chip].append((distance, self.osm_ids[hit], hit))
-        return [[(osm_id, self.tags[i]) for _, osm_id, i in sorted(nearest) if osm_id != focus]
+        return [[(osm_id, self.tags[i], distance == 0.0) for distance, osm_id, i
+                 in sorted(nearest) if osm_id != focus]
                 for nearest, focus in zip(found, focus_ids, strict=True)]
-
-
-class _ChipFolders:
-    """Chip bucket folders known to exist: one ``mkdir`` per folder, not one per chip."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._made: set[str] = set()
-
-    def path(self, image: str) -> Path:
-        """The absolute path of a chip, its folder created if needed."""
-        folder, _, _ = image.rpartition("/")
-        if folder not in self._made:
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            self._made.add(folder)
-        return self.root / image
 
 
 # Tasks reach worker processes with a pickled reader that has no open handle. Reopening the
@@ -171,88 +162,166 @@ def worker_imagery(imagery: Imagery) -> Imagery:
 
 def frame_sample(settings: SampleSettings, imagery: Imagery,
                  object_bounds: tuple[float, float, float, float]
-                 ) -> tuple[tuple[float, float, float, float], str]:
-    """A focus object's chip footprint and split, decided before any pixel is read.
+                 ) -> tuple[float, float, float, float]:
+    """A focus object's chip footprint, decided before any pixel is read.
 
     Raises:
-        ChipRejected: The object cannot be framed, or its chip straddles split cells.
+        ChipRejected: The object cannot be framed (too small, too large, across the edge).
     """
     bounds = frame_chip(object_bounds, settings.native_res, settings.rule)
-    bounds = fit_inside(bounds, object_bounds, imagery.bounds)
-    # Straddling chips cost no read.
-    split = split_of_footprint(transform_bounds(bounds, imagery.crs, GRID_CRS),
-                               settings.split_cell, settings.seed, settings.split_fractions)
-    if split is None:
-        raise ChipRejected(STRADDLES)
-    return bounds, split
+    return fit_inside(bounds, object_bounds, imagery.bounds)
 
 
-def make_sample(settings: SampleSettings, imagery: Imagery, folders: _ChipFolders,
+def frame_partition(task: PartitionTask) -> list[dict[str, Any]]:
+    """Frame every focus object of a partition (no pixel is read).
+
+    Returns:
+        Per focus object, in order, ``{"osm_id", "key", "footprint", "grid"}`` (the chip
+        footprint in the imagery CRS and in the split grid's) or ``{"osm_id", "rejected"}``.
+    """
+    imagery = worker_imagery(task.imagery)
+    footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in task.focus])).tolist()
+    rows: list[dict[str, Any]] = []
+    framed: list[tuple[float, float, float, float]] = []
+    for (osm_id, _, _), object_bounds in zip(task.focus, footprints, strict=True):
+        try:
+            bounds = frame_sample(task.settings, imagery, tuple(object_bounds))
+        except ChipRejected as rejection:
+            rows.append({"osm_id": osm_id, "rejected": rejection.reason})
+            continue
+        framed.append(bounds)
+        rows.append({"osm_id": osm_id, "key": sample_key(task.settings.source, osm_id),
+                     "footprint": list(bounds)})
+    grid = iter(grid_boxes(framed, imagery.crs).tolist())
+    for row in rows:
+        if "footprint" in row:
+            row["grid"] = next(grid)
+    return rows
+
+
+def frame_result(task: PartitionTask) -> None:
+    """:func:`frame_partition` written as the task's result file (for workers elsewhere)."""
+    write_result(task.result, frame_partition(task))
+
+
+class _Encoded:
+    """Encodes, hashes and writes chips on a thread beside the reads (PIL, hashlib and file
+    writes release the GIL): the partition's worker reads the next window meanwhile."""
+
+    MAX_PENDING = 32  # bounds the chips held in memory when writes fall behind
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: list[Future[str]] = []
+
+    def submit(self, rgb: np.ndarray, image_format: str, path: Path, encode: Any) -> Future[str]:
+        if len(self._pending) >= self.MAX_PENDING:
+            self._pending[0].result()
+            self._pending = [f for f in self._pending if not f.done()]
+        future = self._pool.submit(_encode_write, rgb, image_format, path, encode)
+        self._pending.append(future)
+        return future
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _encode_write(rgb: np.ndarray, image_format: str, path: Path, encode: Any) -> str:
+    # No temporary file or fsync per chip (they cost more than the read): the partition's
+    # result file, written atomically after its chips, is what marks them complete, and a
+    # rerun of an unfinished partition rewrites every chip it references.
+    data = encode(image_format)
+    try:
+        path.write_bytes(data)
+    except FileNotFoundError:  # the chip's bucket folder, made once (no mkdir per chip)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return pixel_hash(rgb)
+
+
+def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
                 osm_id: str, tags: dict[str, str], bounds: tuple[float, float, float, float],
-                split: str, around: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
+                split: str, around: list[tuple[str, dict[str, str], bool]],
+                writer: _Encoded | None = None) -> dict[str, Any] | Future[dict[str, Any]]:
     """Read, check, caption and write one framed chip; returns its record as a dict.
 
     Args:
         settings: The build's sample settings.
         imagery: The reader to read the chip with (see :func:`worker_imagery`).
-        folders: The partition's chip folders.
+        root: The dataset root (the chip goes under ``root/chips``).
         osm_id: The focus object's id.
         tags: Its cleaned tags.
         bounds: The chip footprint (:func:`frame_sample`).
-        split: The chip's split (:func:`frame_sample`).
-        around: ``(osm_id, tags)`` of the other features in the chip, nearest first.
+        split: The chip's split (the build's split rule decided it).
+        around: ``(osm_id, tags, covers_centre)`` of the other features in the chip, nearest
+            first (:meth:`_Context.around`).
+        writer: Encode and write on this thread (then the record's pixel hash is filled in
+            once the write is done: :func:`make_partition` waits for it).
 
     Raises:
         ChipRejected: The chip's pixels are unusable (the reason says why).
     """
-    # Unreadable pixels (a corrupt tile, a failed remote read) reject the chip unless strict.
     chip = read_chip(imagery, bounds, settings.rule.chip_size, settings.bands, settings.strict)
     check_pixels(chip.rgb, chip.valid, settings.rule)
     key = sample_key(settings.source, osm_id)
-    captions = make_captions(tags, [t for _, t in around],
-                             seed=f"{settings.seed}:{key}", n=settings.captions_per_chip)
+    captions = make_captions(tags, [t for _, t, _ in around],
+                             seed=f"{settings.seed}:{key}", n=settings.captions_per_chip,
+                             inside=[covers for _, _, covers in around])
     image = chip_path(key, settings.rule.image_format)
-    # No temporary file or fsync per chip (they cost more than the read): the partition's
-    # result file, written atomically after its chips, is what marks them complete, and a
-    # rerun of an unfinished partition rewrites every chip it references.
-    folders.path(image).write_bytes(chip.encode(settings.rule.image_format))
     record: dict[str, Any] = {
         "key": key, "image": image, "captions": captions, "split": split,
         "source": settings.source, "licence": settings.licence,
-        "osm_ids": [osm_id] + [i for i, _ in around], "tags": tags,
+        "osm_ids": [osm_id] + [i for i, _, _ in around], "tags": tags,
         "footprint": [float(v) for v in chip.bounds], "crs": chip.crs,
-        "gsd_m": float(chip.gsd_m), "extra": {"pixel_sha256": pixel_hash(chip.rgb)},
+        "gsd_m": float(chip.gsd_m), "extra": {"pixel_sha256": ""},
     }
     # Record validates the fields; the plain dict is returned as it is because
     # Record.to_dict's deep copy (dataclasses.asdict) costs as much as captioning the chip.
     Record(**record)
-    return record
+    if writer is None:
+        record["extra"]["pixel_sha256"] = _encode_write(
+            chip.rgb, settings.rule.image_format, root / image, chip.encode)
+        return record
+    written = writer.submit(chip.rgb, settings.rule.image_format, root / image,
+                            chip.encode)
+    done: Future[dict[str, Any]] = Future()
+
+    def finish(future: Future[str]) -> None:
+        error = future.exception()
+        if error is not None:
+            done.set_exception(error)
+        else:
+            record["extra"]["pixel_sha256"] = future.result()
+            done.set_result(record)
+
+    written.add_done_callback(finish)
+    return done
 
 
 def make_partition(task: PartitionTask) -> None:
-    """Make every sample of one partition and write its result file atomically.
+    """Read, check, caption and write the chips ``task.reads`` names; write the result file.
 
     Each result row is ``{"record": {...}}`` for a kept chip or ``{"osm_id": ..., "rejected":
-    reason}`` for a rejected focus object, in the focus objects' order.
+    reason}`` for one whose pixels are unusable, in the focus objects' order.
     """
     imagery = worker_imagery(task.imagery)
-    folders = _ChipFolders(task.root)
-    footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in task.focus])).tolist()
-    rows: list[dict[str, Any]] = []
-    framed: list[tuple[int, str, dict[str, str], tuple[float, float, float, float], str]] = []
-    for (osm_id, tags, _), object_bounds in zip(task.focus, footprints, strict=True):
-        try:
-            bounds, split = frame_sample(task.settings, imagery, tuple(object_bounds))
-            framed.append((len(rows), osm_id, tags, bounds, split))
-            rows.append({})  # filled below, once the chip is read
-        except ChipRejected as rejection:
-            rows.append({"osm_id": osm_id, "rejected": rejection.reason})
-    arounds = _Context(task.context).around([chip[3] for chip in framed],
-                                            [chip[1] for chip in framed])
-    for (row, osm_id, tags, bounds, split), around in zip(framed, arounds, strict=True):
-        try:
-            rows[row] = {"record": make_sample(task.settings, imagery, folders, osm_id, tags,
-                                               bounds, split, around)}
-        except ChipRejected as rejection:
-            rows[row] = {"osm_id": osm_id, "rejected": rejection.reason}
-    write_result(task.result, rows)
+    reads = task.reads or {}
+    chosen = [(osm_id, tags, wkb) for osm_id, tags, wkb in task.focus if osm_id in reads]
+    footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in chosen])).tolist()
+    framed = [(osm_id, tags, frame_sample(task.settings, imagery, tuple(object_bounds)))
+              for (osm_id, tags, _), object_bounds in zip(chosen, footprints, strict=True)]
+    arounds = _Context(task.context).around([bounds for _, _, bounds in framed],
+                                            [osm_id for osm_id, _, _ in framed])
+    rows: list[dict[str, Any] | Future[dict[str, Any]]] = []
+    writer = _Encoded()
+    try:
+        for (osm_id, tags, bounds), around in zip(framed, arounds, strict=True):
+            try:
+                rows.append(make_sample(task.settings, imagery, task.root, osm_id, tags, bounds,
+                                        reads[osm_id], around, writer))
+            except ChipRejected as rejection:
+                rows.append({"osm_id": osm_id, "rejected": rejection.reason})
+    finally:
+        writer.close()
+    write_result(task.result, [{"record": row.result()} if isinstance(row, Future) else row
+                               for row in rows])

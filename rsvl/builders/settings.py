@@ -1,6 +1,7 @@
-"""Settings shared by the build jobs: the caption build's config, where partitions live, and the
-check that refuses to resume a build made with other settings. Orchestrators import from here;
-nothing here imports an orchestrator.
+"""Settings shared by the build jobs: the caption build's config, the split rule every build
+uses (:class:`SplitRule`, defined with the split logic in :mod:`rsvl.builders.splits`), where
+partitions live, and the check that refuses to resume a build made with other settings.
+Orchestrators import from here; nothing here imports an orchestrator.
 """
 
 from __future__ import annotations
@@ -10,20 +11,24 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rsvl.builders.chips import ChipRule
-from rsvl.builders.samples import SampleSettings
+from rsvl.builders.splits import SplitRule
 from rsvl.data.atomic import write_json
 from rsvl.data.records import RECORDS_FILE
 from rsvl.errors import ConfigError
 from rsvl.imagery.base import Imagery
 from rsvl.imagery.geo import metres_per_unit
 
+if TYPE_CHECKING:  # an annotation only: importing samples pulls geopandas into --help
+    from rsvl.builders.samples import SampleSettings
+
 __all__ = [
     "PARTITIONS_DIR",
     "RECORDS_FILE",
     "CaptionBuildConfig",
+    "SplitRule",
     "check_resumable",
     "chip_reach",
     "native_resolution",
@@ -49,8 +54,7 @@ class CaptionBuildConfig:
         rule: Chip framing and rejection thresholds.
         captions_per_chip: Captions per chip.
         seed: Seed of captions and split cells.
-        split_cell_m: Side of a split grid cell, in Web Mercator metres.
-        split_fractions: Train/val/test fractions.
+        split: How chips are assigned to train/val/test (cells, fractions, guard band).
         max_iou: Footprint IoU above which a chip is a near-duplicate of a kept one.
         partition_px: Partition side in native imagery pixels.
         workers: Worker processes (output does not depend on it).
@@ -77,8 +81,7 @@ class CaptionBuildConfig:
     rule: ChipRule = field(default_factory=ChipRule)
     captions_per_chip: int = 3
     seed: int = 0
-    split_cell_m: float = 500.0
-    split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    split: SplitRule = field(default_factory=SplitRule)
     max_iou: float = 0.7
     partition_px: int = 4096
     workers: int = 1

@@ -1,24 +1,138 @@
-"""Spatially blocked splits: grid cells hashed to train/val/test.
+"""Spatially blocked splits that keep chips: grid cells hashed to train/val/test, and a guard.
 
 The grid lives in Web Mercator (``EPSG:3857``) so that chips cut from different imagery
-sources over the same ground fall into the same cells. A chip takes the split of every cell
-its footprint touches; a chip touching cells of different splits is dropped
-(``straddles_split_cells``). Every kept chip therefore lies inside cells of its own split,
-and cells of different splits do not overlap, so no test chip overlaps a training chip.
+sources over the same ground fall into the same cells. A chip takes the split of the cell
+holding its centre, so a chip larger than a cell, or one crossing a cell edge, still has one
+split. Then one pass over all the chips a build keeps drops chips until no two chips of
+different splits come closer than a guard band (default: the chips' size), losing few chips
+and keeping the splits' shares (:func:`guard_conflicts`), so no pixel of a held-out chip
+lies in (or next to) a training chip.
+
+The default cell side is chosen from the data: the smallest multiple of the median chip side
+(:data:`AUTO_CELL_CHIPS`) at which the guard pass keeps :data:`AUTO_KEEP` of the chips, so a
+region of large zoomed-out chips gets large cells and a region of houses small ones, and as
+many cells as that keep rate allows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
 
 from rsvl.data.records import SPLITS
 from rsvl.errors import ConfigError
 
 GRID_CRS = "EPSG:3857"
-STRADDLES = "straddles_split_cells"
+NEAR_OTHER_SPLIT = "near_other_split"
+# The automatic cell side is the smallest of these multiples of the median chip side that
+# keeps AUTO_KEEP of the chips through the guard pass (bench/split_keep.py measures it).
+AUTO_CELL_CHIPS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 48.0,
+                   64.0)
+AUTO_KEEP = 0.9
+# Of two chips with as many conflicts, the held-out one is kept: test over val over train.
+PRIORITY = ("test", "val", "train")
 Bounds = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """How a build assigns chips to train/val/test (one rule for every builder).
+
+    Attributes:
+        cell_m: Side of the split grid cells in Web Mercator metres; ``None`` chooses it from
+            the chips (the smallest multiple of their median side that keeps 90 % of them;
+            the manifest records it).
+        fractions: Train/val/test fractions of the cells.
+        guard_m: Least gap between chips of different splits, Web Mercator metres; ``None``:
+            the mean side of the two chips (0 only forbids overlap).
+    """
+
+    cell_m: float | None = None
+    fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    guard_m: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fractions", check_fractions(self.fractions))
+        if self.cell_m is not None and not (self.cell_m > 0 and math.isfinite(self.cell_m)):
+            raise ConfigError(f"split cell size must be a positive number of metres, got "
+                              f"{self.cell_m} (leave it unset to choose it from the chips)")
+        if self.guard_m is not None and not self.guard_m >= 0:
+            raise ConfigError(f"split guard must be a non-negative number of metres, got "
+                              f"{self.guard_m}")
+
+
+@dataclass
+class SplitDecision:
+    """The splits of a build's chips.
+
+    Attributes:
+        splits: Per chip, its split (that of the cell holding its centre).
+        dropped: Per chip, whether it is dropped for coming too close to another split's chip.
+        report: The manifest's ``split`` section.
+    """
+
+    splits: list[str]
+    dropped: list[bool]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def cell_size(rule: SplitRule, boxes: np.ndarray, seed: int) -> float:
+    """The rule's cell side, or the automatic one for chips ``boxes`` (``N x 4``, grid CRS)."""
+    return auto_cell_size(boxes, rule, seed) if rule.cell_m is None else float(rule.cell_m)
+
+
+def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int) -> SplitDecision:
+    """Assign chips to splits and drop those too close to a chip of another split.
+
+    Args:
+        boxes: ``N x 4`` chip footprints in :data:`GRID_CRS`.
+        rule: The split rule.
+        seed: Seed of the cell hash.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    cell = cell_size(rule, boxes, seed)
+    splits = centre_splits(boxes, cell, seed, rule.fractions)
+    dropped = guard_conflicts(boxes, splits, rule.guard_m, rule.fractions)
+    return SplitDecision(splits, dropped, split_cell_report(cell, rule, splits, dropped))
+
+
+@lru_cache(maxsize=16)
+def _to_grid(crs: str) -> Any:
+    # pyproj and shapely are imported where used: SplitRule is part of every build config, and
+    # `rsvl build --help` must stay light.
+    from pyproj import CRS, Transformer
+
+    if CRS.from_user_input(crs) == CRS.from_user_input(GRID_CRS):
+        return None
+    return Transformer.from_crs(CRS.from_user_input(crs), CRS.from_user_input(GRID_CRS),
+                                always_xy=True)
+
+
+def grid_boxes(boxes: Sequence[Sequence[float]], crs: str) -> np.ndarray:
+    """``N x 4`` bounds of chip footprints in :data:`GRID_CRS`, in one reprojection.
+
+    Each edge is densified (21 points, as :func:`rsvl.imagery.geo.transform_bounds`) so the
+    box encloses the reprojected chip: chips apart in the grid CRS are apart on the ground.
+    """
+    corners = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    transformer = _to_grid(crs)
+    if transformer is None or not len(corners):
+        return corners
+    t = np.linspace(0.0, 1.0, 21)
+    minx, miny, maxx, maxy = (corners[:, i:i + 1] for i in range(4))
+    ones = np.ones_like(t)
+    xs = np.hstack([minx + (maxx - minx) * t, maxx * ones, maxx - (maxx - minx) * t, minx * ones])
+    ys = np.hstack([miny * ones, miny + (maxy - miny) * t, maxy * ones, maxy - (maxy - miny) * t])
+    gx, gy = transformer.transform(xs.ravel(), ys.ravel())
+    gx, gy = np.reshape(gx, xs.shape), np.reshape(gy, ys.shape)
+    return np.stack([gx.min(axis=1), gy.min(axis=1), gx.max(axis=1), gy.max(axis=1)], axis=1)
 
 
 def check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
@@ -44,29 +158,131 @@ def cell_split(column: int, row: int, seed: int, fractions: Sequence[float]) -> 
     return SPLITS[-1]
 
 
-def touched_cells(bounds: Bounds, cell_size: float) -> list[tuple[int, int]]:
-    """Cells ``(column, row)`` whose interior the box overlaps (cells are half-open)."""
-    minx, miny, maxx, maxy = bounds
-    return [(c, r) for c in _span(minx, maxx, cell_size) for r in _span(miny, maxy, cell_size)]
+def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
+    """The default cell side for chips ``boxes`` (``N x 4``, grid CRS): the smallest of
+    :data:`AUTO_CELL_CHIPS` x the median chip side whose guard pass keeps at least
+    :data:`AUTO_KEEP` of the chips (the largest when none does).
+
+    Small cells give many cells (split fractions close to the asked ones, test chips from all
+    over the region); chips near a cell of another split are lost, fewer as cells grow.
+    """
+    if not len(boxes):
+        return 1.0
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    median = median if median > 0 else 1.0  # points only: any positive size
+    for factor in AUTO_CELL_CHIPS:
+        cell = factor * median
+        dropped = guard_conflicts(boxes, centre_splits(boxes, cell, seed, rule.fractions),
+                                  rule.guard_m, rule.fractions)
+        if len(boxes) - sum(dropped) >= AUTO_KEEP * len(boxes):
+            return cell
+    return AUTO_CELL_CHIPS[-1] * median
 
 
-def _span(low: float, high: float, cell_size: float) -> range:
-    first = math.floor(low / cell_size)
-    # A box ending exactly on a cell edge does not reach into the next cell.
-    return range(first, max(math.ceil(high / cell_size), first + 1))
-
-
-def split_of_footprint(bounds: Bounds, cell_size: float, seed: int,
-                       fractions: Sequence[float]) -> str | None:
-    """The split of a chip footprint, or ``None`` when it straddles cells of different splits.
+def centre_splits(boxes: np.ndarray, cell_size: float, seed: int,
+                  fractions: Sequence[float]) -> list[str]:
+    """The split of each box (``N x 4``, grid CRS): that of the cell holding its centre.
 
     Args:
-        bounds: The chip footprint in :data:`GRID_CRS`.
+        boxes: Chip footprints in :data:`GRID_CRS`.
         cell_size: Side of a grid cell in ``GRID_CRS`` units (Web Mercator metres).
         seed: Seed of the cell hash (the same seed gives the same cells everywhere).
         fractions: Train/val/test fractions.
     """
-    if cell_size <= 0:
-        raise ConfigError(f"split cell size must be positive, got {cell_size}")
-    splits = {cell_split(c, r, seed, fractions) for c, r in touched_cells(bounds, cell_size)}
-    return splits.pop() if len(splits) == 1 else None
+    if not cell_size > 0 or not math.isfinite(cell_size):
+        raise ConfigError(f"split cell size must be a positive number, got {cell_size}")
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    columns = np.floor((boxes[:, 0] + boxes[:, 2]) / 2 / cell_size).astype(np.int64).tolist()
+    rows = np.floor((boxes[:, 1] + boxes[:, 3]) / 2 / cell_size).astype(np.int64).tolist()
+    cells: dict[tuple[int, int], str] = {}
+    splits = []
+    for cell in zip(columns, rows, strict=True):
+        if cell not in cells:
+            cells[cell] = cell_split(cell[0], cell[1], seed, fractions)
+        splits.append(cells[cell])
+    return splits
+
+
+def guard_conflicts(boxes: np.ndarray, splits: Sequence[str], guard: float | None,
+                    fractions: Sequence[float] | None = None) -> list[bool]:
+    """Which chips to drop so that chips of different splits keep a guard band apart.
+
+    Two chips of different splits conflict when the gap between their footprints (the larger
+    of the x and y gaps, negative when they overlap) is under the guard: ``guard`` units, or
+    by default the mean of the two chips' sides. Conflicts are resolved by a greedy weighted
+    cover: the chip with the highest remaining conflicts x its split's fraction is dropped
+    first, so a large land-use chip goes before the many houses around it, while a test chip
+    (a small fraction) amid training chips is worth several of them and the splits keep
+    their shares; ties go against the lower-priority split (:data:`PRIORITY`: train, then
+    val, then test), then by footprint, so the outcome depends on the footprints only.
+
+    Args:
+        boxes: ``N x 4`` chip footprints in one CRS (the grid CRS).
+        splits: The split of each chip.
+        guard: The band in the boxes' units, or ``None`` for the chips' own sides.
+        fractions: The train/val/test fractions (the weights; ``None``: equal).
+
+    Returns:
+        Per chip, whether it is dropped.
+    """
+    import shapely
+
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if guard is not None and guard < 0:
+        raise ConfigError(f"split guard must be non-negative, got {guard}")
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    bands = sides if guard is None else np.full(len(boxes), float(guard))
+    half = bands[:, None] / 2 * np.array([-1.0, -1.0, 1.0, 1.0])
+    grown = shapely.box(*(boxes + half).T)
+    # Candidate pairs from one tree query over the boxes grown by half their band, exact
+    # gaps from arithmetic on the boxes; pairs of one split never conflict.
+    first, second = shapely.STRtree(grown).query(grown, predicate="intersects")
+    rank = np.array([PRIORITY.index(s) for s in splits], dtype=np.int64).reshape(-1)
+    pairs = (first < second) & (rank[first] != rank[second])
+    first, second = first[pairs], second[pairs]
+    a, b = boxes[first], boxes[second]
+    gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
+                     np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
+    close = gap < (bands[first] + bands[second]) / 2
+    neighbours: list[set[int]] = [set() for _ in range(len(boxes))]
+    for i, j in zip(first[close].tolist(), second[close].tolist(), strict=True):
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    share = dict(zip(SPLITS, fractions or [1.0] * len(SPLITS), strict=True))
+    weight = [share[split] for split in splits]
+    order = {index: (-int(rank[index]), *boxes[index].tolist()) for index in range(len(boxes))
+             if neighbours[index]}
+    heap = [(-len(neighbours[i]) * weight[i], *order[i], i) for i in order]
+    heapq.heapify(heap)
+    dropped = [False] * len(boxes)
+    while heap:
+        entry = heapq.heappop(heap)
+        index = entry[-1]
+        if dropped[index] or not neighbours[index]:
+            continue
+        if -entry[0] != len(neighbours[index]) * weight[index]:  # stale: conflicts shrank
+            heapq.heappush(heap, (-len(neighbours[index]) * weight[index], *order[index],
+                                  index))
+            continue
+        dropped[index] = True
+        for other in neighbours[index]:
+            neighbours[other].discard(index)
+        neighbours[index] = set()
+    return dropped
+
+
+def split_cell_report(cell: float, rule: SplitRule, splits: Sequence[str],
+                      dropped: Sequence[bool]) -> dict[str, Any]:
+    """The manifest's ``split`` section: the cells used and, per split, kept/dropped chips."""
+    per_split = {s: {"kept": 0, "dropped_near_other_split": 0} for s in SPLITS}
+    for split, drop in zip(splits, dropped, strict=True):
+        per_split[split]["dropped_near_other_split" if drop else "kept"] += 1
+    return {
+        "grid_crs": GRID_CRS, "cell_m": cell,
+        "cell_m_chosen": (f"auto: the smallest multiple of the median chip side (of "
+                          f"{', '.join(f'{f:g}' for f in AUTO_CELL_CHIPS)}) keeping "
+                          f"{AUTO_KEEP:.0%} of the chips" if rule.cell_m is None else "given"),
+        "guard_m": rule.guard_m if rule.guard_m is not None else "each pair's mean chip side",
+        "fractions": list(rule.fractions), "priority": list(PRIORITY), "per_split": per_split,
+    }

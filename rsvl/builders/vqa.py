@@ -3,8 +3,9 @@
 Unlike the caption build (one chip per object), RSVQA asks about a regular grid of image
 tiles, so the imagery is cut into square chips (row-major grid; the grid index is the image
 id). Reused from the caption builder: feature loading (``rsvl.builders.focus``), pixel checks
-(``rsvl.builders.chips``), spatially blocked splits (``rsvl.builders.splits``: a chip straddling
-cells of different splits is dropped) and the resumable process-pool partitions
+(``rsvl.builders.chips``), the split rule (``rsvl.builders.splits``: a chip takes the split of
+the cell holding its centre, and chips too close to another split's are dropped) and the
+resumable process-pool partitions
 (``rsvl.builders.partitions``: ``OUT/.partitions/p00003.jsonl`` marks a partition done).
 
 Output::
@@ -41,11 +42,11 @@ from rsvl.builders.partitions import (
     write_result,
 )
 from rsvl.builders.settings import PARTITIONS_DIR, check_resumable, native_resolution
-from rsvl.builders.splits import GRID_CRS, STRADDLES, check_fractions, split_of_footprint
+from rsvl.builders.splits import NEAR_OTHER_SPLIT, SplitRule, decide_splits, grid_boxes
 from rsvl.data.atomic import atomic_open, remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS
 from rsvl.errors import ConfigError
-from rsvl.imagery import open_imagery, transform_bounds
+from rsvl.imagery import open_imagery
 from rsvl.imagery.base import Imagery
 from rsvl.imagery.geo import metres_per_unit
 from rsvl.vqa.questions import (
@@ -75,8 +76,7 @@ class VqaBuildConfig:
         chip_gsd_factor: Chip pixel size as a multiple of the native one (2: coarser chips).
         image_format: ``png`` or ``jpg``.
         seed: Seed of question sampling, balancing and split cells.
-        split_cell_m: Side of the split grid cells (Web Mercator metres).
-        split_fractions: Train/val/test fractions.
+        split: How chips are assigned to train/val/test (cells, fractions, guard band).
         questions: What to ask (categories, attributes, relations, bins, balance).
         partition_px: Side of a work partition in native pixels.
         workers: Worker processes (the output does not depend on it).
@@ -98,8 +98,7 @@ class VqaBuildConfig:
     chip_gsd_factor: float = 1.0
     image_format: str = "png"
     seed: int = 0
-    split_cell_m: float = 500.0
-    split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    split: SplitRule = field(default_factory=SplitRule)
     questions: QuestionOptions = field(default_factory=QuestionOptions)
     partition_px: int = 4096
     workers: int = 1
@@ -177,27 +176,33 @@ def make_chips(task: ChipTask) -> None:
 
 
 def plan_chips(config: VqaBuildConfig, imagery: Imagery, extent: Bounds | None = None
-               ) -> tuple[list[tuple[int, Bounds, str]], Counter[str]]:
-    """The grid chips inside the imagery with their split; straddling chips are counted.
+               ) -> tuple[list[tuple[int, Bounds, str]], Counter[str], dict[str, Any]]:
+    """The grid chips inside the imagery with their split; chips too close to another split's
+    are counted, not returned.
 
     A worldwide source is cut only within ``extent`` (the OSM features' bounds), on the lines
     of the whole imagery's grid (:func:`rsvl.builders.guards.planning_area`).
+
+    Returns:
+        ``(image id, bounds, split)`` per chip, rejections per reason, and the manifest's
+        ``split`` section.
     """
     side = config.chip_size * config.chip_gsd_factor * native_resolution(imagery)
-    fractions = check_fractions(config.split_fractions)
-    chips, rejected = [], Counter[str]()
     area = planning_area(imagery, side, lambda: extent, "VQA chips", MAX_GRID_CHIPS)
+    cells = []
     for cell in plan_partitions(area, side):
         minx, miny, maxx, maxy = cell.bounds
         if maxx - minx < side * 0.999 or maxy - miny < side * 0.999:
             continue  # the clipped last row/column: not a full chip
-        split = split_of_footprint(transform_bounds(cell.bounds, imagery.crs, GRID_CRS),
-                                   config.split_cell_m, config.seed, fractions)
-        if split is None:
-            rejected[STRADDLES] += 1
-        else:
-            chips.append((cell.index, cell.bounds, split))
-    return chips, rejected
+        cells.append(cell)
+    decision = decide_splits(grid_boxes([c.bounds for c in cells], imagery.crs), config.split,
+                             config.seed)
+    chips = [(cell.index, cell.bounds, split)
+             for cell, split, drop in zip(cells, decision.splits, decision.dropped, strict=True)
+             if not drop]
+    rejected = Counter({NEAR_OTHER_SPLIT: sum(decision.dropped)} if any(decision.dropped)
+                       else {})
+    return chips, rejected, decision.report
 
 
 @dataclass
@@ -247,7 +252,7 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
     focus = load_focus_features(config.osm, imagery, config.read_options)
     check_resumable(root / PARTITIONS_DIR, config.to_dict())
     remove_stale_temporaries(root)  # half-written files of a killed run
-    chips, rejected = plan_chips(config, imagery, _extent(focus.frame))
+    chips, rejected, split_report = plan_chips(config, imagery, _extent(focus.frame))
     tasks = _plan_tasks(config, imagery, chips, focus.frame)
     run_partitions(tasks, make_chips, workers=config.workers, description="vqa chips")
     raw: dict[str, list[tuple[int, dict[str, Any]]]] = {s: [] for s in SPLITS}
@@ -275,7 +280,8 @@ def build_vqa(config: VqaBuildConfig, command: list[str] | None = None) -> VqaBu
         inputs=describe_inputs({"osm": config.osm, "imagery": config.imagery}),
         counts={s: {"images": len(images[s]), "questions": len(questions[s])} for s in SPLITS},
         rejected=rejected, imagery_licence=imagery.licence,
-        extra={"layout": "rsvqa", "imagery_crs": imagery.crs, "attribution": OSM_ATTRIBUTION},
+        extra={"layout": "rsvqa", "imagery_crs": imagery.crs, "attribution": OSM_ATTRIBUTION,
+               "split": split_report},
     )
     return VqaBuildResult(root, questions, images, rejected, manifest)
 

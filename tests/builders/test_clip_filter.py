@@ -10,6 +10,7 @@ import pytest
 from rsvl.builders.captions import CaptionBuildConfig, build_captions
 from rsvl.builders.chips import ChipRule
 from rsvl.builders.clip_filter import clip_scores
+from rsvl.builders.settings import SplitRule
 from rsvl.data.records import Record
 
 
@@ -22,7 +23,8 @@ def test_scores_and_the_filtered_build(tiny_scene: tuple[Path, Path], tmp_path: 
     assert all(-1.0 <= s <= 1.0 for s in scores)
     osm, ortho = tiny_scene
     config = CaptionBuildConfig(
-        osm=str(osm), imagery=str(ortho), out=str(tmp_path / "out"), split_cell_m=1e6,
+        osm=str(osm), imagery=str(ortho), out=str(tmp_path / "out"),
+        split=SplitRule(cell_m=1e6),
         rule=ChipRule(chip_size=64, min_object_px=4, max_gsd_factor=4),
         clip_filter="rsvl-micro", keep_top=0.5)
     result = build_captions(config)

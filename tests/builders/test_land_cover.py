@@ -15,10 +15,9 @@ from rsvl.builders.land_cover import (
     majority_class,
     write_land_cover_set,
 )
-from rsvl.builders.splits import GRID_CRS, split_of_footprint
+from rsvl.builders.splits import SplitRule, centre_splits, grid_boxes
 from rsvl.cli import main
 from rsvl.errors import InputError
-from rsvl.imagery import transform_bounds
 from rsvl.synth import RegionInfo, generate_region, get_class
 
 
@@ -43,8 +42,8 @@ def test_folders_are_named_by_osm_phrase_for_area_classes_only() -> None:
 
 def test_chips_are_labelled_by_the_class_raster_and_lie_in_test_cells(
         region: RegionInfo, tmp_path: Path) -> None:
-    rule = LandCoverRule(chip_m=48.0, min_per_class=1, split_cell_m=300.0,
-                         split_fractions=(0.5, 0.0, 0.5), seed=1)
+    rule = LandCoverRule(chip_m=48.0, min_per_class=1,
+                         split=SplitRule(cell_m=300.0, fractions=(0.5, 0.0, 0.5)), seed=1)
     made = write_land_cover_set(region, tmp_path / "lc", rule)
     assert made.classes, "a 600 m region has land cover in its test cells"
     with rasterio.open(region.classes_path) as source:
@@ -58,18 +57,23 @@ def test_chips_are_labelled_by_the_class_raster_and_lie_in_test_cells(
             row, col = (int(part[1:]) for part in path.stem.split("_"))
             left, top = west + col * rule.chip_m, north - row * rule.chip_m
             bounds = (left, top - rule.chip_m, left + rule.chip_m, top)
-            assert split_of_footprint(transform_bounds(bounds, region.crs, GRID_CRS),
-                                      rule.split_cell_m, rule.seed, rule.split_fractions) == "test"
+            assert centre_splits(grid_boxes([bounds], region.crs), 300.0, rule.seed,
+                                 rule.split.fractions) == ["test"]
             first_row, first_col = rasterio.transform.rowcol(transform, left, top)
             size = int(rule.chip_m / region.gsd_m)
             window = labels[first_row:first_row + size, first_col:first_col + size]
             assert majority_class(window, rule.min_share) == by_name[folder]
     assert (tmp_path / "lc" / SUMMARY_FILE).is_file()
+    # Train chips next to test chips were dropped so that no test chip touches one.
+    assert made.rejected["near_other_split"] == made.split["per_split"]["train"][
+        "dropped_near_other_split"] > 0
+    assert made.split["per_split"]["test"]["dropped_near_other_split"] == 0
 
 
 def test_classes_under_the_minimum_are_dropped_and_reported(region: RegionInfo,
                                                              tmp_path: Path) -> None:
-    rule = LandCoverRule(chip_m=48.0, min_per_class=10_000, split_fractions=(0.0, 0.0, 1.0))
+    rule = LandCoverRule(chip_m=48.0, min_per_class=10_000,
+                         split=SplitRule(fractions=(0.0, 0.0, 1.0)))
     made = write_land_cover_set(region, tmp_path / "lc", rule)
     assert made.classes == {} and sum(made.dropped.values()) > 0
 
@@ -85,7 +89,7 @@ def test_unreadable_class_raster_is_one_clear_error(region: RegionInfo, tmp_path
 def test_cli_job_writes_the_same_set(region: RegionInfo, tmp_path: Path,
                                      capsys: pytest.CaptureFixture) -> None:
     rule = LandCoverRule(chip_m=48.0, min_per_class=2, splits=("train", "test"),
-                         split_cell_m=200.0, split_fractions=(0.5, 0.0, 0.5), seed=3)
+                         split=SplitRule(cell_m=200.0, fractions=(0.5, 0.0, 0.5)), seed=3)
     made = write_land_cover_set(region, tmp_path / "api", rule)
     assert main(["build", "land-cover", "--region", str(region.out_dir), "--out",
                  str(tmp_path / "cli"), "--chip-m", "48", "--min-per-class", "2", "--splits",

@@ -13,7 +13,13 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from rsvl.builders.chips import ChipRule
-from rsvl.builders.samples import PartitionTask, SampleSettings, make_partition, worker_imagery
+from rsvl.builders.samples import (
+    PartitionTask,
+    SampleSettings,
+    frame_partition,
+    make_partition,
+    worker_imagery,
+)
 from rsvl.imagery import open_imagery
 
 
@@ -43,16 +49,23 @@ def test_worker_reuses_one_reader_per_source(tmp_path: Path) -> None:
 def test_partition_writes_chips_and_rejections(tmp_path: Path) -> None:
     imagery = open_imagery(_write_tif(tmp_path / "ortho.tif", 2))
     settings = SampleSettings(source="t", licence="CC0", rule=ChipRule(chip_size=16,
-                              min_object_px=2), native_res=1.0, captions_per_chip=2, seed=0,
-                              split_cell=1e6, split_fractions=(1.0, 0.0, 0.0))
+                              min_object_px=2), native_res=1.0, captions_per_chip=2, seed=0)
     house = ("way/1", {"building": "house"}, box(500_020, 4_300_020, 500_030, 4_300_030).wkb)
     speck = ("way/2", {"building": "yes"}, box(500_040, 4_300_040, 500_041, 4_300_041).wkb)
     task = PartitionTask(tmp_path / "p.jsonl", tmp_path, imagery, settings, [house, speck],
                          [house, speck])
+    # The framing pass reads no pixel: footprints (imagery and grid CRS) or a rejection.
+    framed = frame_partition(task)
+    assert framed[1] == {"osm_id": "way/2", "rejected": "too_small"}
+    assert framed[0]["key"] == "t-way-1" and framed[0]["footprint"] == [
+        500_017.0, 4_300_017.0, 500_033.0, 4_300_033.0]
+    assert len(framed[0]["grid"]) == 4 and not list(tmp_path.glob("chips/*/*"))
+    # The reading pass reads, captions and writes the chips it is given, with their split.
+    task.reads = {"way/1": "val"}
     make_partition(task)
     rows = [json.loads(line) for line in task.result.read_text().splitlines()]
-    assert rows[1] == {"osm_id": "way/2", "rejected": "too_small"}
+    assert len(rows) == 1 and rows[0]["record"]["split"] == "val"
     record = rows[0]["record"]
-    assert record["captions"][0] == "a satellite image of house"
+    assert record["captions"][0].endswith(" house")
     assert record["osm_ids"] == ["way/1"]  # the speck lies outside the house's chip
     assert (tmp_path / record["image"]).read_bytes()[:2] == b"\xff\xd8"  # a JPEG

@@ -1,64 +1,146 @@
-"""Spatially blocked splits: seeded cells, and no chip of one split overlaps another split's."""
+"""The split rule: seeded cells by chip centre, data-chosen cells, and the guard band that keeps
+every chip of one split away from the chips of the others (no shared pixel)."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
-import shapely
 
-from rsvl.builders.splits import check_fractions, split_of_footprint, touched_cells
+from rsvl.builders.splits import (
+    AUTO_CELL_CHIPS,
+    AUTO_KEEP,
+    NEAR_OTHER_SPLIT,
+    SplitRule,
+    centre_splits,
+    check_fractions,
+    decide_splits,
+    grid_boxes,
+    guard_conflicts,
+)
 from rsvl.errors import ConfigError
 
 FRACTIONS = (0.6, 0.2, 0.2)
 
 
-def test_touched_cells_half_open() -> None:
-    assert touched_cells((0.0, 0.0, 100.0, 100.0), 100.0) == [(0, 0)]
-    assert touched_cells((50.0, 0.0, 150.0, 10.0), 100.0) == [(0, 0), (1, 0)]
-    assert touched_cells((-10.0, -10.0, -5.0, -5.0), 100.0) == [(-1, -1)]
-    assert touched_cells((100.0, 100.0, 100.0, 100.0), 100.0) == [(1, 1)]
+def _row(count: int, step: float = 10.0, size: float = 8.0) -> np.ndarray:
+    return np.array([(c * step + 1, 1.0, c * step + 1 + size, 1.0 + size)
+                     for c in range(count)])
 
 
-def test_same_seed_same_split_and_fractions_respected() -> None:
-    splits = [split_of_footprint((c * 10.0 + 1, 1.0, c * 10.0 + 9, 9.0), 10.0, 7, FRACTIONS)
-              for c in range(3000)]
-    again = [split_of_footprint((c * 10.0 + 1, 1.0, c * 10.0 + 9, 9.0), 10.0, 7, FRACTIONS)
-             for c in range(3000)]
-    assert splits == again
+def test_centre_cell_decides_the_split_and_fractions_hold() -> None:
+    boxes = _row(3000)
+    splits = centre_splits(boxes, 10.0, 7, FRACTIONS)
+    assert splits == centre_splits(boxes, 10.0, 7, FRACTIONS)
     counts = Counter(splits)
     assert abs(counts["train"] / 3000 - 0.6) < 0.05
     assert abs(counts["test"] / 3000 - 0.2) < 0.05
-    other_seed = [split_of_footprint((c * 10.0 + 1, 1.0, c * 10.0 + 9, 9.0), 10.0, 8, FRACTIONS)
-                  for c in range(3000)]
-    assert other_seed != splits
+    assert centre_splits(boxes, 10.0, 8, FRACTIONS) != splits
+    # A chip far larger than a cell, or across a cell edge, still has one split: its centre's.
+    big = np.array([(-500.0, -500.0, 505.0, 505.0)])
+    assert centre_splits(big, 10.0, 7, FRACTIONS) == centre_splits(
+        np.array([(1.0, 1.0, 4.0, 4.0)]), 10.0, 7, FRACTIONS)
 
 
-def test_no_chip_overlaps_a_chip_of_another_split() -> None:
-    rng = random.Random(0)
+def _random_chips(count: int, seed: int) -> np.ndarray:
+    rng = random.Random(seed)
     chips = []
-    for _ in range(600):
+    for _ in range(count):
         x, y, side = rng.uniform(0, 1000), rng.uniform(0, 1000), rng.uniform(5, 60)
-        footprint = (x, y, x + side, y + side)
-        split = split_of_footprint(footprint, 100.0, 3, FRACTIONS)
-        if split is not None:
-            chips.append((shapely.box(*footprint), split))
-    assert len({split for _, split in chips}) == 3
-    assert 300 < len(chips) < 600  # some chips straddle cells of different splits
-    tree = shapely.STRtree([geometry for geometry, _ in chips])
-    for geometry, split in chips:
-        for other in tree.query(geometry, predicate="intersects").tolist():
-            if chips[other][1] != split:
-                assert geometry.intersection(chips[other][0]).area == 0
+        chips.append((x, y, x + side, y + side))
+    return np.array(chips)
+
+
+def _gaps(boxes: np.ndarray) -> np.ndarray:
+    """All pairwise gaps (the larger of the x and y gaps; negative: overlap)."""
+    a, b = boxes[:, None, :], boxes[None, :, :]
+    return np.maximum(np.maximum(a[..., 0], b[..., 0]) - np.minimum(a[..., 2], b[..., 2]),
+                      np.maximum(a[..., 1], b[..., 1]) - np.minimum(a[..., 3], b[..., 3]))
+
+
+@pytest.mark.parametrize("guard", [None, 0.0, 25.0])
+def test_no_chip_comes_near_a_chip_of_another_split(guard: float | None) -> None:
+    """The leakage test: kept chips of different splits share no pixel and keep the guard."""
+    boxes = _random_chips(600, 0)
+    decision = decide_splits(boxes, SplitRule(cell_m=100.0, fractions=FRACTIONS, guard_m=guard),
+                             3)
+    kept = [i for i, drop in enumerate(decision.dropped) if not drop]
+    assert {decision.splits[i] for i in kept} == {"train", "val", "test"}
+    assert 0 < sum(decision.dropped) < 300
+    chips = boxes[kept]
+    sides = np.maximum(chips[:, 2] - chips[:, 0], chips[:, 3] - chips[:, 1])
+    bands = (sides[:, None] + sides[None, :]) / 2 if guard is None else guard
+    splits = np.array([decision.splits[i] for i in kept])
+    other = splits[:, None] != splits[None, :]
+    assert (_gaps(chips)[other] >= np.broadcast_to(bands, other.shape)[other]).all()
+    assert (_gaps(chips)[other] >= 0).all()  # no shared pixel
+    report = decision.report["per_split"]
+    assert sum(v["kept"] for v in report.values()) == len(kept)
+
+
+def test_conflicts_depend_on_footprints_not_on_order() -> None:
+    boxes = _random_chips(300, 1)
+    splits = centre_splits(boxes, 100.0, 0, FRACTIONS)
+    dropped = guard_conflicts(boxes, splits, None)
+    order = np.random.default_rng(0).permutation(len(boxes))
+    shuffled = guard_conflicts(boxes[order], [splits[i] for i in order], None)
+    assert [shuffled[k] for k in np.argsort(order)] == dropped
+
+
+def test_fewest_chips_are_lost() -> None:
+    # A large test chip amid four train houses: dropping it alone resolves every conflict.
+    houses = np.array([(0.0, 0, 10, 10), (30.0, 0, 40, 10), (0.0, 30, 10, 40), (30.0, 30, 40, 40)])
+    boxes = np.vstack([houses, [(5.0, 5, 35, 35)]])
+    assert guard_conflicts(boxes, ["train"] * 4 + ["test"], 0.0) == [False] * 4 + [True]
+    # A test chip weighs as several train chips (fractions 0.8/0.1/0.1): against two houses
+    # the houses go, so a small test cell amid training cells keeps its chips.
+    assert guard_conflicts(np.vstack([houses[:2], [(15.0, 0, 25, 10)]]),
+                           ["train", "train", "test"], 6.0, (0.8, 0.1, 0.1)) == [True, True, False]
+    # One against one: the held-out chip is kept; a dropped chip pushes no one else out.
+    row = np.array([(0.0, 0, 10, 10), (12.0, 0, 22, 10), (24.0, 0, 34, 10)])
+    assert guard_conflicts(row, ["test", "val", "train"], 5.0) == [False, True, False]
+    assert guard_conflicts(row[:2], ["train", "test"], 5.0) == [True, False]
+    assert guard_conflicts(row, ["test", "val", "train"], 1.0) == [False, False, False]
+
+
+def test_cells_chosen_from_the_chips() -> None:
+    """The smallest multiple of the median chip side that keeps 90 % of the chips."""
+    boxes = _random_chips(400, 2)
+    decision = decide_splits(boxes, SplitRule(), 0)
+    cell = decision.report["cell_m"]
+    median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    factor = cell / median
+    assert factor in AUTO_CELL_CHIPS and decision.report["cell_m_chosen"].startswith("auto")
+    assert sum(decision.dropped) <= (1 - AUTO_KEEP) * len(boxes)
+    smaller = [f for f in AUTO_CELL_CHIPS if f < factor]
+    if smaller:  # the next smaller cell would have lost more
+        tighter = decide_splits(boxes, SplitRule(cell_m=smaller[-1] * median), 0)
+        assert sum(tighter.dropped) > (1 - AUTO_KEEP) * len(boxes)
+    assert decide_splits(boxes, SplitRule(cell_m=70.0), 0).report["cell_m"] == 70.0
+    assert NEAR_OTHER_SPLIT == "near_other_split"
+
+
+def test_grid_boxes_enclose_the_reprojected_chip() -> None:
+    utm = [(500_000.0, 4_300_000.0, 500_224.0, 4_300_224.0)]
+    box = grid_boxes(utm, "EPSG:32629")[0]
+    assert box[2] - box[0] > 224 and box[3] - box[1] > 224  # Web Mercator stretches at 39 N
+    assert grid_boxes(utm, "EPSG:3857").tolist() == [list(utm[0])]
 
 
 @pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.8, 0.1, 0.2), (1.2, -0.1, -0.1)])
 def test_bad_fractions(fractions: tuple[float, ...]) -> None:
     with pytest.raises(ConfigError, match="split fractions"):
         check_fractions(fractions)
+    with pytest.raises(ConfigError, match="split fractions"):
+        SplitRule(fractions=fractions)
 
 
-def test_bad_cell_size() -> None:
+def test_bad_cell_size_and_guard() -> None:
     with pytest.raises(ConfigError, match="cell size"):
-        split_of_footprint((0, 0, 1, 1), 0.0, 0, FRACTIONS)
+        SplitRule(cell_m=0.0)
+    with pytest.raises(ConfigError, match="cell size"):
+        centre_splits(np.zeros((1, 4)), float("nan"), 0, FRACTIONS)
+    with pytest.raises(ConfigError, match="guard"):
+        SplitRule(guard_m=-1.0)

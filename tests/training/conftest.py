@@ -98,13 +98,15 @@ def region_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic region's caption dataset (records.jsonl + shards of 16), as the demo's."""
     from rsvl.builders.captions import CaptionBuildConfig, build_captions
     from rsvl.builders.chips import ChipRule
+    from rsvl.builders.settings import SplitRule
     from rsvl.synth import generate_region
 
     root = tmp_path_factory.mktemp("region")
     region = generate_region(root / "region", seed=0, size_m=1000, tiles=False)
     build_captions(CaptionBuildConfig(
         osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(root / "data"),
-        source="synthetic", licence="CC0-1.0", rule=ChipRule(chip_size=128), split_cell_m=400,
+        source="synthetic", licence="CC0-1.0", rule=ChipRule(chip_size=128),
+        split=SplitRule(cell_m=400),
         partition_px=500, shard_size=16,
     ))
     return root / "data"

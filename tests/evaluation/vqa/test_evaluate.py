@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from rsvl.errors import InputError
 from rsvl.evaluation.features import FeatureOptions
 from rsvl.evaluation.report import build_report
 from rsvl.evaluation.results import make_result, read_results, write_result
@@ -26,7 +25,7 @@ def test_metrics_by_hand() -> None:
     assert metrics["aa"] == pytest.approx((1 + 1 / 3 + 0.5) / 3)
     assert metrics["count_confusion"] == {"labels": ["0", "1", "2"],
                                           "matrix": [[1, 0, 0], [0, 0, 0], [0, 1, 0]]}
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(ValueError):
         vqa_metrics([], [], [])
 
 
