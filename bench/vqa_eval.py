@@ -7,8 +7,9 @@ same images and batch size: decode each image with PIL, apply the model's prepro
 ``encode_image`` under ``torch.inference_mode``, ``encode_text`` the distinct prompts
 (``"{question} {answer}"`` for every candidate answer, zero-shot) or the distinct questions
 (head), L2-normalise, then take the argmax over the candidates' text embeddings (zero-shot)
-or over the head's logits of the question type's answers (head): the least work either
-method must do. Both must give the same answers; the agreement is printed.
+or over the head's logits (its own question features: embedding, words, type) of the question
+type's answers (head): the least work either method must do. Both must give the same
+answers; the agreement is printed.
 
 Data: an RSVQA-layout set built here from the synthetic region with
 ``rsvl build vqa --chip-size 64 --format jpg`` (train split: about 780 images, 7,000
@@ -40,7 +41,7 @@ from timing import alternated_rounds
 
 from rsvl.data.atomic import write_json
 from rsvl.evaluation.features import FeatureOptions
-from rsvl.evaluation.vqa import TrainedHead, evaluate_vqa, train_vqa_head
+from rsvl.evaluation.vqa import HeadRecipe, TrainedHead, evaluate_vqa, train_vqa_head
 from rsvl.evaluation.vqa.zero_shot import PROMPT, candidate_answers
 from rsvl.models import LoadedModel, load_clip
 from rsvl.synth import generate_region
@@ -110,16 +111,12 @@ def baseline_head(loaded: LoadedModel, dataset: VqaSet, batch_size: int,
         questions = sorted({q.question for q in dataset.questions})
         texts = _encode_texts(loaded, questions)
         row = {t: i for i, t in enumerate(questions)}
+        inputs = head.question_inputs(texts[[row[q.question] for q in dataset.questions]],
+                                      dataset.questions)
         logits = head.module(torch.stack([images[q.image_id] for q in dataset.questions]),
-                             texts[[row[q.question] for q in dataset.questions]])
-    column = {a: i for i, a in enumerate(head.answers)}
-    allowed = {t: torch.tensor([column[a] for a in answers])
-               for t, answers in head.config["answers_by_type"].items()}
-    answers = []
-    for q, scores in zip(dataset.questions, logits, strict=True):
-        columns = allowed[q.type]
-        answers.append(head.answers[int(columns[scores[columns].argmax()])])
-    return answers
+                             inputs)
+    best = logits.masked_fill(~head.answer_mask(dataset.questions), float("-inf")).argmax(1)
+    return [head.answers[int(b)] for b in best]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = read_rsvqa(data, split)
         loaded = load_clip(args.model, device="cpu")
         started = time.perf_counter()
-        head = train_vqa_head(loaded, dataset, epochs=args.head_epochs,
+        head = train_vqa_head(loaded, dataset, HeadRecipe(epochs=args.head_epochs),
                               options=FeatureOptions(args.batch_size, cache_dir=Path(tmp) / "c"))
         head_train_s = time.perf_counter() - started
         caches = iter(range(10 ** 6))

@@ -1,21 +1,35 @@
-"""``rsvl eval``: zero-shot, retrieval, linear probe, k-NN, or a suite of them; one JSON each."""
+"""``rsvl eval``: zero-shot, retrieval, linear probe, k-NN, VQA, or a suite of them; one JSON
+each, all through :mod:`rsvl.evaluation.runner`."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from typing import Any
 
-HELP = "evaluate a model: zero-shot classification, retrieval, linear probe, k-NN, suites"
+from rsvl.errors import ConfigError
+
+HELP = "evaluate a model: zero-shot classification, retrieval, linear probe, k-NN, VQA, suites"
 TASK_HELP = {
     "zeroshot": "zero-shot scene classification (acc1, acc5, mean per-class recall, confusion)",
     "retrieval": "text-image retrieval (R@1/5/10 both ways, mean recall)",
     "linear-probe": "logistic regression on frozen image features (seeded split, few-shot k)",
     "knn": "k-nearest-neighbour classification on frozen image features",
+    "vqa": "VQA on the RSVQA layout: zero-shot CLIP or a trained fusion head (OA, AA, per type; "
+           "majority, per-type majority and question-only baselines)",
 }
-# Tasks whose options and runner live in another module (HELP, add_arguments, run).
-DELEGATED_TASKS = {"vqa": "rsvl.cli.eval_vqa"}
+# HeadRecipe field -> (flag, help, type); the defaults live in the dataclass only.
+HEAD_FLAGS: dict[str, tuple[str, str, type]] = {
+    "hidden": ("--hidden", "fusion width", int),
+    "top_answers": ("--top-answers", "answer vocabulary size", int),
+    "epochs": ("--epochs", "training epochs per stage", int),
+    "batch_size": ("--head-batch-size", "questions per step", int),
+    "lr": ("--head-lr", "peak learning rate", float),
+    "val_fraction": ("--val-fraction", "share of the training images held out to decide "
+                     "whether the image helps", float),
+    "patience": ("--patience", "image-stage epochs without held-out gain before stopping", int),
+}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +39,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         "default $RSVL_DATA_DIR/<dataset folder>")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: best available)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per encoder batch")
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
                         help="image-decoding worker processes")
     parser.add_argument("--cache-dir", default=".rsvl-cache",
@@ -35,6 +49,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="stop at the first unreadable image (default: skip and count it)")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute results that already exist (default: keep them)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="score a registered benchmark that has fewer images than its "
+                        "release (recorded in the result; default: refuse)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +60,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for task, text in TASK_HELP.items():
         task_parser = sub.add_parser(task, help=text, description=text)
         _common(task_parser)
-        task_parser.add_argument("--dataset", required=True,
-                                 help="registered name (see `rsvl eval list`), folder or file")
+        if task == "vqa":
+            _vqa_arguments(task_parser)
+        else:
+            task_parser.add_argument("--dataset", required=True,
+                                     help="registered name (see `rsvl eval list`), folder or file")
         if task == "zeroshot":
             task_parser.add_argument("--preset", default="rsvl",
                                      help="rsvl, skyscript, remoteclip, rs5m or clip_benchmark")
@@ -58,14 +78,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             task_parser.add_argument("--seed", type=int, default=0, help="split seed")
         if task == "knn":
             task_parser.add_argument("--k", type=int, default=20, help="neighbours")
-    for task, module_name in DELEGATED_TASKS.items():
-        module = importlib.import_module(module_name)
-        delegated = sub.add_parser(task, help=module.HELP, description=module.HELP)
-        module.add_arguments(delegated)
     suite = sub.add_parser("suite", help="run a suite file (eval/suites/*.json)")
     _common(suite)
     suite.add_argument("--suite", required=True, help="suite JSON file")
     sub.add_parser("list", help="list registered datasets, template sets and presets")
+
+
+def _vqa_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", help="RSVQA-layout folder (*_split_*_*.json) (required)")
+    parser.add_argument("--data", dest="dataset", help=argparse.SUPPRESS)  # the old name
+    parser.add_argument("--split", default="test",
+                        help="split to evaluate (default: test, or the only one)")
+    parser.add_argument("--prefix", help="file prefix (LR, USGS, OSM...) when several")
+    parser.add_argument("--method", choices=("zero-shot", "head"), default="zero-shot")
+    parser.add_argument("--train-split", help="training split: baselines, zero-shot "
+                        "candidates, and the head's training data when --head is not given")
+    parser.add_argument("--head", help="folder of a trained head (vqa_head.json) to evaluate")
+    parser.add_argument("--save-head", help="folder to save the head trained here")
+    parser.add_argument("--seed", type=int, default=0, help="head seed")
+    parser.add_argument("--bin-counts", action="store_true",
+                        help="score count answers by their RSVQA-LR bins")
+    # Unset flags keep HeadRecipe's defaults (importing it here would load torch for --help).
+    recipe = parser.add_argument_group(
+        "head recipe", "how the head and the question-only baseline train (defaults: "
+        "rsvl.evaluation.vqa.HeadRecipe; its docstring says what each one does)")
+    for name, (flag, text, kind) in HEAD_FLAGS.items():
+        recipe.add_argument(flag, dest=f"head_{name}", type=kind, help=text)
+
+
+def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The EvalRequest fields a task's flags set."""
+    fields = ("preset", "templates", "split", "k_shot", "seed", "k", "allow_partial", "method",
+              "train_split", "prefix", "bin_counts", "head", "save_head")
+    extra = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+    if args.task == "vqa":
+        from rsvl.evaluation.vqa.head import HeadRecipe
+
+        if not args.dataset:
+            raise ConfigError("rsvl eval vqa needs --dataset FOLDER (an RSVQA-layout folder)")
+        given = {name: getattr(args, f"head_{name}") for name in HEAD_FLAGS}
+        extra["vqa_head"] = HeadRecipe(**{k: v for k, v in given.items() if v is not None})
+    return extra
 
 
 def _list() -> int:
@@ -83,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     """Load the model once, run the task(s), print one line per result."""
     if args.task == "list":
         return _list()
-    if args.task in DELEGATED_TASKS:
-        return int(importlib.import_module(DELEGATED_TASKS[args.task]).run(args))
+    from dataclasses import replace
+
     from rsvl.evaluation.features import FeatureOptions
     from rsvl.evaluation.runner import (
         EvalRequest,
@@ -99,11 +152,11 @@ def run(args: argparse.Namespace) -> int:
                              cache_dir=None if args.no_cache else args.cache_dir,
                              strict=args.strict)
     if args.task == "suite":
-        requests = suite_requests(read_suite(args.suite), args.root)
+        requests = [replace(r, allow_partial=args.allow_partial)
+                    for r in suite_requests(read_suite(args.suite), args.root)]
     else:
-        fields = ("preset", "templates", "split", "k_shot", "seed", "k")
-        extra = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
-        requests = [EvalRequest(task=args.task, dataset=args.dataset, root=args.root, **extra)]
+        requests = [EvalRequest(task=args.task, dataset=args.dataset, root=args.root,
+                                **_request_fields(args))]
     loaded = load_clip(args.model, device=args.device)
     if args.task != "suite":
         path, result = run_evaluation(loaded, requests[0], args.out, options,
@@ -121,10 +174,25 @@ def run(args: argparse.Namespace) -> int:
 def _summary(path: object, result: dict | None) -> str:
     if result is None:
         return f"kept existing result {path} (pass --overwrite to recompute)"
+    if result["task"].startswith("vqa"):
+        return _vqa_summary(result)
     scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, float)}
     shown = " ".join(f"{k}={v:.4f}" for k, v in scalars.items())
+    complete = result.get("completeness") or {}
+    partial = (f"; PARTIAL: {complete['found_images']} of {complete['expected_images']} images"
+               if complete.get("partial") else "")
     return (f"{result['task']} {result['dataset']} ({result['num_images']} images, "
-            f"{result['num_skipped']} unreadable skipped): {shown}")
+            f"{result['num_skipped']} unreadable skipped{partial}): {shown}")
+
+
+def _vqa_summary(result: dict) -> str:
+    metrics = result["metrics"]
+    per_type = " ".join(f"{t}={a:.4f}" for t, a in metrics["per_type_accuracy"].items())
+    blind = metrics.get("question_only_oa")
+    return (f"{result['task']} {result['dataset']}/{result['split']} ({metrics['num_questions']} "
+            f"questions): OA={metrics['oa']:.4f} AA={metrics['aa']:.4f} {per_type}; majority "
+            f"OA={metrics['majority_oa']:.4f} (per type {metrics['majority_per_type_oa']:.4f}, "
+            f"question-only {'-' if blind is None else f'{blind:.4f}'})")
 
 
 __all__ = ["HELP", "add_arguments", "run"]

@@ -13,6 +13,8 @@ from typing import Any
 OWNED = ("region", "data", "land_cover", "vqa", "runs", "results", "figures", "train.json",
          "report.md", "summary.json")
 TRAINED, UNTRAINED = "trained", "untrained"
+# HeadRecipe fields whose `rsvl eval vqa` flag is not the field's name.
+_HEAD_FLAG = {"batch_size": "head-batch-size", "lr": "head-lr"}
 
 
 @cache
@@ -138,7 +140,9 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
     preset = recipe()["zero_shot_preset"]
     eval_common = f"--out {paths.results} --cache-dir {paths.out}/.cache"
     vqa = recipe()["vqa"]
-    head = recipe()["vqa_head"]
+    # The recipe's head settings as flags (none: the head's defaults).
+    head = "".join(f" --{_HEAD_FLAG.get(k, k.replace('_', '-'))} {v:g}"
+                   for k, v in recipe()["vqa_head"].items())
     land_cover = recipe()["land_cover"]
     lines = [
         (f"rsvl region --out {paths.region} --seed {options.seed} --size-m {options.size_m:g}",
@@ -173,11 +177,11 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
         (f"rsvl eval retrieval --model {paths.export} --dataset "
          f"{paths.data}/retrieval/dataset.json {eval_common}",
          "results/retrieval__test__export-*__retrieval.json"),
-        (f"rsvl eval vqa --model {paths.export} --data {paths.vqa} --split test --method head "
-         f"--train-split train --hidden {head['hidden']} --epochs {head['epochs']} "
-         f"--head-batch-size {head['batch_size']} --head-lr {head['lr']:g} "
+        (f"rsvl eval vqa --model {paths.export} --dataset {paths.vqa} --split test "
+         f"--method head --train-split train{head} "
          f"--save-head {paths.results}/vqa_heads/trained {eval_common}",
-         "results/vqa__test__export-*__vqa-head.json (OA, AA, majority OA)"),
+         "results/vqa__test__export-*__vqa-head*.json (OA, AA; majority, per-type majority "
+         "and question-only baselines)"),
         (f"# the untrained baseline: the same commands with --model {paths.untrained} "
          "(the run's seeded initial weights, exported by rsvl demo)",
          "results/*__untrained-*__*.json"),

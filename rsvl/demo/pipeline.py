@@ -3,7 +3,8 @@
 Each stage calls the library function behind one CLI command (:func:`equivalent_commands` lists
 them), writes into its own folder under the output folder, and is reused when its inputs did
 not change (the region by checksum, the builds by their resume markers, the run by its last
-checkpoint, the results by file name: model checksum + dataset + task).
+checkpoint, the results by their protocol identity through the evaluation runner, VQA
+included).
 
 Output folder::
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +47,14 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     from rsvl.builders.captions import CaptionBuildConfig, build_captions
     from rsvl.builders.chips import ChipRule
     from rsvl.builders.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.builders.splits import SplitRule
     from rsvl.builders.vqa import VqaBuildConfig, build_vqa
 
     settings = recipe()["build"]
-    fractions = tuple(settings["split_fractions"])
+    split = SplitRule(cell_m=settings["split_cell_m"], fractions=tuple(settings["split_fractions"]))
     common = {"osm": str(region.osm_path), "imagery": str(region.orthophoto_path),
               "licence": settings["licence"], "seed": options.seed,
-              "split_cell_m": settings["split_cell_m"], "split_fractions": fractions,
+              "split": split,
               "workers": options.workers}
     captions = build_captions(CaptionBuildConfig(
         out=str(paths.data), source=settings["source"],
@@ -66,7 +67,7 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     min_per_class = recipe()["min_per_class"]
     land_cover = write_land_cover_set(region, paths.land_cover, LandCoverRule(
         **recipe()["land_cover"], min_per_class=min_per_class, splits=("test",),
-        split_cell_m=settings["split_cell_m"], split_fractions=fractions, seed=options.seed))
+        split=split, seed=options.seed))
     datasets.lines.append(f"land cover (test): {_classes(land_cover.classes)}")
     if len(land_cover.classes) >= 2:  # zero-shot needs at least two classes to choose from
         datasets.zero_shot["land_cover"] = paths.land_cover
@@ -148,9 +149,11 @@ def export_untrained(paths: DemoPaths) -> Path:
 
 def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
                     say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """``rsvl eval`` for both models on every held-out set, plus the VQA head; the figures."""
+    """``rsvl eval`` for both models on every held-out set (VQA: the fusion head and its
+    question-only baseline); the figures."""
     from rsvl.evaluation.features import FeatureOptions
     from rsvl.evaluation.runner import EvalRequest, run_evaluation
+    from rsvl.evaluation.vqa import HeadRecipe
     from rsvl.models import load_clip
 
     features = FeatureOptions(cache_dir=paths.out / ".cache")
@@ -159,26 +162,40 @@ def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
                 for task, folder in datasets.zero_shot.items()}
     if datasets.retrieval is not None:
         requests["retrieval"] = EvalRequest("retrieval", str(datasets.retrieval), split="test")
+    if datasets.vqa is not None:
+        requests["vqa"] = EvalRequest("vqa", str(datasets.vqa), split="test", method="head",
+                                      train_split="train",
+                                      vqa_head=HeadRecipe(**recipe()["vqa_head"]))
     figures: dict[str, dict[str, Any]] = {}
     for name, folder in ((TRAINED, paths.export), (UNTRAINED, paths.untrained)):
         loaded = load_clip(str(folder), device="cpu")
         for label, request in requests.items():
-            path, result = run_evaluation(loaded, request, paths.results, features)
+            if request.task == "vqa":
+                request = replace(request, save_head=str(paths.results / "vqa_heads" / name))
+            path, result = run_evaluation(loaded, request, paths.results, features,
+                                          command=["rsvl", "demo"])
             result = result or json.loads(path.read_text())
-            entry = figures.setdefault(label, _describe(request.task, result))
-            entry[name] = _headline(request.task, result)
-            entry[f"{name}_file"] = str(path)
-        if datasets.vqa is not None:
-            outcome = _vqa(loaded, datasets.vqa, paths, name, features)
-            entry = figures.setdefault("vqa", {"metric": "overall accuracy (OA)",
-                                               "chance": outcome["metrics"]["majority_oa"],
-                                               "majority": outcome["metrics"]["majority_oa"],
-                                               "chance_label": "majority answer"})
-            entry[name] = outcome["metrics"]["oa"]
-            entry[f"{name}_file"] = outcome["path"]
+            for row, (describe, value) in _rows(label, request.task, result).items():
+                entry = figures.setdefault(row, describe)
+                entry[name] = value
+                entry[f"{name}_file"] = str(path)
         say(f"      {name}: " + ", ".join(f"{label} {entry[name]:.3f}"
                                            for label, entry in figures.items()))
     return figures
+
+
+def _rows(label: str, task: str, result: dict[str, Any]
+          ) -> dict[str, tuple[dict[str, Any], float]]:
+    """The figure rows of one result: ``row -> (description, value)``; VQA gives two, the
+    head and its question-only baseline (the bar a trained model must beat)."""
+    if task != "vqa":
+        return {label: (_describe(task, result), _headline(task, result))}
+    metrics = result["metrics"]
+    describe = {"metric": "overall accuracy (OA)", "chance": metrics["majority_oa"],
+                "chance_label": "majority answer", "majority": metrics["majority_per_type_oa"],
+                "majority_label": "per-type majority"}
+    return {label: (dict(describe), metrics["oa"]),
+            f"{label} question-only": (dict(describe), metrics["question_only_oa"])}
 
 
 def _describe(task: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -212,25 +229,3 @@ def retrieval_chance(result: dict[str, Any]) -> float:
         miss = math.comb(captions - per_image, k) / math.comb(captions, k) if captions >= k else 0
         recalls.append(1 - miss)
     return 100 * sum(recalls) / len(recalls)
-
-
-def _vqa(loaded: Any, root: Path, paths: DemoPaths, name: str,
-         features: Any) -> dict[str, Any]:
-    """Train the fusion head on the train split's questions, score it on the test split."""
-    from rsvl.evaluation.results import make_result, result_stem, write_result
-    from rsvl.evaluation.vqa.evaluate import evaluate_vqa
-    from rsvl.evaluation.vqa.head import save_head, train_vqa_head
-    from rsvl.vqa.rsvl_format import read_rsvqa
-
-    train, test = read_rsvqa(root, "train"), read_rsvqa(root, "test")
-    stem = result_stem("vqa-head", test.name, test.split, str(loaded.spec), loaded.checksum)
-    existing = paths.results / f"{stem}.json"
-    if existing.is_file():
-        return {**json.loads(existing.read_text()), "path": str(existing)}
-    head = train_vqa_head(loaded, train, options=features, seed=0,
-                          **recipe()["vqa_head"])
-    save_head(head, paths.results / "vqa_heads" / name)
-    outcome = evaluate_vqa(loaded, test, method="head", train=train, head=head,
-                           options=features)
-    result = make_result(outcome, loaded, command=["rsvl", "demo"])
-    return {**result, "path": str(write_result(paths.results, result))}

@@ -119,7 +119,11 @@ def write_demo_report(options: DemoOptions, paths: DemoPaths, datasets: Datasets
         "Land cover: grid chips labelled with the region's class raster, named by their OSM "
         "phrase; OSM attributes: class folders of the caption build's test chips; zero-shot "
         f"protocol preset `{recipe()['zero_shot_preset']}`. VQA: a fusion head trained on the "
-        "frozen model's features (train split), scored on the test split.", "",
+        "frozen model's features (train split), scored on the test split (RSVQA overall "
+        "accuracy); its chance column is the majority answer, its majority column each question "
+        "type's majority answer, and the question-only row is the same head and recipe trained "
+        "with every image replaced by a constant: what the question text alone gives, the bar "
+        "the trained model's head must beat.", "",
         "## Datasets", "", *[f"- {line}" for line in datasets.lines], "",
         "## Figures", "", *[f"{item}\n" for item in shown],
         "## Time", "", "| stage | seconds |", "|---|---|",

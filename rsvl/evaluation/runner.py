@@ -1,18 +1,22 @@
-"""Run one evaluation task (or a suite of them) and write its result file; used by the CLI.
+"""Run one evaluation task (or a suite of them) and write its result file; used by the CLI
+and the demo.
 
-Tasks are a dict name -> (dataset loader, evaluator). A result that already exists is kept
-(interrupted suites resume) unless ``overwrite`` is set.
+Tasks are a dict name -> (dataset loader, evaluator): zero-shot, retrieval, linear probe,
+k-NN and VQA (zero-shot or a trained head, with its majority, per-type majority and
+question-only baselines). A result that already exists is kept when it records the same request
+protocol (:func:`request_protocol`; interrupted suites resume), recomputed otherwise or with
+``overwrite``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rsvl.errors import InputError, RsvlError
+from rsvl.errors import ConfigError, InputError, RsvlError
 from rsvl.evaluation.datasets import (
     ClassificationSet,
     RetrievalSet,
@@ -24,12 +28,21 @@ from rsvl.evaluation.knn import knn_classify
 from rsvl.evaluation.linear_probe import linear_probe
 from rsvl.evaluation.prompts import DEFAULT_PRESET, get_preset, get_templates
 from rsvl.evaluation.registry import find_benchmark
-from rsvl.evaluation.results import make_result, result_stem, write_result
+from rsvl.evaluation.results import (
+    make_result,
+    request_identity,
+    result_stem,
+    reusable_result,
+    write_result,
+)
 from rsvl.evaluation.retrieval import evaluate_retrieval
+from rsvl.evaluation.vqa.evaluate import VqaSplits, evaluate_vqa, vqa_task
+from rsvl.evaluation.vqa.head import HeadRecipe, load_head, save_head, train_vqa_head
 from rsvl.evaluation.zeroshot import zero_shot_classify
 from rsvl.models import LoadedModel
+from rsvl.vqa.rsvl_format import list_splits, read_rsvqa
 
-Dataset = ClassificationSet | RetrievalSet
+Dataset = ClassificationSet | RetrievalSet | VqaSplits
 
 
 @dataclass(frozen=True)
@@ -37,15 +50,25 @@ class EvalRequest:
     """One evaluation to run.
 
     Attributes:
-        task: ``zeroshot``, ``retrieval``, ``linear-probe`` or ``knn``.
-        dataset: Registry name, folder or caption file.
+        task: ``zeroshot``, ``retrieval``, ``linear-probe``, ``knn`` or ``vqa``.
+        dataset: Registry name, folder or caption file (VQA: an RSVQA-layout folder).
         root: Where a registered dataset lives.
-        split: Retrieval split (default ``test``).
+        split: Evaluated split (default ``test``; VQA: the only split when there is no
+            ``test``).
         preset: Zero-shot protocol preset.
         templates: Template set name or JSON file overriding the preset's.
         k_shot: Few-shot training images per class (probes).
-        seed: Split seed (probes).
+        seed: Split seed (probes); head seed (VQA).
         k: Neighbours (k-NN).
+        method: VQA: ``zero-shot`` (candidate answers scored as text) or ``head``.
+        train_split: VQA training split: majority baselines, zero-shot candidates, the
+            question-only baseline and the head's training data.
+        prefix: VQA file prefix (``LR``, ``USGS``...) when a folder holds several.
+        bin_counts: VQA: score (and learn) count answers as their RSVQA-LR bins.
+        head: VQA: folder of a trained head to evaluate instead of training one.
+        vqa_head: VQA: how the head and the question-only baseline are trained.
+        save_head: VQA: folder to save the trained head in (an output, not protocol).
+        allow_partial: Score a registered benchmark with fewer images than its release.
     """
 
     task: str
@@ -57,6 +80,33 @@ class EvalRequest:
     k_shot: int | None = None
     seed: int = 0
     k: int = 20
+    method: str = "zero-shot"
+    train_split: str | None = None
+    prefix: str | None = None
+    bin_counts: bool = False
+    head: str | None = None
+    vqa_head: HeadRecipe = field(default_factory=HeadRecipe)
+    save_head: str | None = None
+    allow_partial: bool = False
+
+
+# The request fields that define each task's protocol (besides task and dataset).
+PROTOCOL_FIELDS: dict[str, tuple[str, ...]] = {
+    "zeroshot": ("preset", "templates"),
+    "retrieval": ("split",),
+    "linear-probe": ("k_shot", "seed"),
+    "knn": ("k", "k_shot", "seed"),
+    "vqa": ("split", "prefix", "method", "train_split", "bin_counts", "head", "vqa_head",
+            "seed"),
+}
+
+
+def request_protocol(request: EvalRequest) -> dict[str, Any]:
+    """The fields of ``request`` that decide its result (JSON-able): what a stored result must
+    match to be reused."""
+    values = asdict(request)
+    fields = PROTOCOL_FIELDS.get(request.task, ())
+    return {"task": request.task, **{f: values[f] for f in fields}}
 
 
 def _dataset_name(request: EvalRequest) -> str:
@@ -66,24 +116,34 @@ def _dataset_name(request: EvalRequest) -> str:
 
 def _load_for_zeroshot(request: EvalRequest) -> Dataset:
     overrides = get_preset(request.preset).class_names.get(_dataset_name(request))
-    return load_classification(request.dataset, request.root, overrides)
+    return load_classification(request.dataset, request.root, overrides,
+                               allow_partial=request.allow_partial)
 
 
 def _load_images(request: EvalRequest) -> Dataset:
-    return load_classification(request.dataset, request.root)
+    return load_classification(request.dataset, request.root,
+                               allow_partial=request.allow_partial)
 
 
 def _load_captions(request: EvalRequest) -> Dataset:
-    return load_retrieval(request.dataset, request.root, request.split)
+    return load_retrieval(request.dataset, request.root, request.split,
+                          allow_partial=request.allow_partial)
+
+
+def _zeroshot_protocol(request: EvalRequest, dataset: Any) -> dict[str, Any]:
+    """The preset, template set and templates a zero-shot request resolves to."""
+    preset = get_preset(request.preset)
+    template_set = str(request.templates or preset.template_set(dataset.name))
+    return {"preset": preset.name, "template_set": template_set,
+            "templates": get_templates(template_set), "ensemble": preset.ensemble}
 
 
 def _zeroshot(loaded: LoadedModel, dataset: Any, request: EvalRequest,
               options: FeatureOptions) -> dict[str, Any]:
-    preset = get_preset(request.preset)
-    template_set = request.templates or preset.template_set(dataset.name)
-    outcome = zero_shot_classify(loaded, dataset, get_templates(template_set),
-                                 ensemble=preset.ensemble, options=options)
-    outcome["protocol"] |= {"preset": preset.name, "template_set": str(template_set)}
+    resolved = _zeroshot_protocol(request, dataset)
+    outcome = zero_shot_classify(loaded, dataset, resolved["templates"],
+                                 ensemble=resolved["ensemble"], options=options)
+    outcome["protocol"] |= {"preset": resolved["preset"], "template_set": resolved["template_set"]}
     return outcome
 
 
@@ -104,12 +164,42 @@ def _knn(loaded: LoadedModel, dataset: Any, request: EvalRequest,
                         options=options)
 
 
+def _load_vqa(request: EvalRequest) -> Dataset:
+    path = Path(request.dataset)
+    folder = path if path.exists() or not request.root else Path(request.root) / path
+    names = {s for p, s in list_splits(folder) if request.prefix in (None, p)}
+    # The default split is "test"; a folder without one (e.g. a sample) has a single split.
+    split = None if request.split == "test" and "test" not in names else request.split
+    evaluated = read_rsvqa(folder, split, request.prefix)
+    train = read_rsvqa(folder, request.train_split, request.prefix) if request.train_split \
+        else None
+    if request.method == "head" and not (request.head or train):
+        raise ConfigError("VQA method 'head' needs a trained head (--head FOLDER) or a "
+                          "training split to train one (--train-split)")
+    return VqaSplits(evaluated, train)
+
+
+def _vqa(loaded: LoadedModel, dataset: Any, request: EvalRequest,
+         options: FeatureOptions) -> dict[str, Any]:
+    head = None
+    if request.method == "head":
+        head = load_head(request.head) if request.head else train_vqa_head(
+            loaded, dataset.train, request.vqa_head, seed=request.seed,
+            bin_counts=request.bin_counts, options=options)
+        if request.save_head:
+            save_head(head, request.save_head)
+    return evaluate_vqa(loaded, dataset.evaluated, method=request.method, train=dataset.train,
+                        head=head, bin_counts=request.bin_counts, recipe=request.vqa_head,
+                        seed=request.seed, options=options)
+
+
 Evaluator = Callable[[LoadedModel, Any, EvalRequest, FeatureOptions], dict[str, Any]]
 TASKS: dict[str, tuple[Callable[[EvalRequest], Dataset], Evaluator]] = {
     "zeroshot": (_load_for_zeroshot, _zeroshot),
     "retrieval": (_load_captions, _retrieval),
     "linear-probe": (_load_images, _linear_probe),
     "knn": (_load_images, _knn),
+    "vqa": (_load_vqa, _vqa),
 }
 
 
@@ -122,20 +212,27 @@ def run_evaluation(
     overwrite: bool = False,
     command: Sequence[str] | None = None,
 ) -> tuple[Path, dict[str, Any] | None]:
-    """Evaluate and write the result; returns ``(path, result)``, result None when it existed."""
+    """Evaluate and write the result; returns ``(path, result)``, result None when a stored
+    result of the same request protocol was kept."""
     if request.task not in TASKS:
         raise InputError(f"unknown task {request.task!r}; choose from {', '.join(TASKS)}")
     load, evaluate = TASKS[request.task]
     dataset = load(request)
     preset = request.preset if request.task == "zeroshot" else None
-    variant = f"{request.k_shot}shot" if request.k_shot and request.task != "zeroshot" else None
-    stem = result_stem(request.task, dataset.name, dataset.split, str(loaded.spec),
-                       loaded.checksum, preset, variant)
+    variant = f"{request.k_shot}shot" if request.k_shot and request.task in ("linear-probe",
+                                                                            "knn") else None
+    task = vqa_task(request.method) if request.task == "vqa" else request.task
+    protocol = request_protocol(request)
+    resolved = _zeroshot_protocol(request, dataset) if request.task == "zeroshot" else None
+    identity = request_identity(protocol, dataset, loaded, resolved)
+    stem = result_stem(task, dataset.name, dataset.split, str(loaded.spec),
+                       loaded.checksum, preset, variant, identity)
     existing = Path(out_dir) / f"{stem}.json"
-    if existing.is_file() and not overwrite:
+    if not overwrite and reusable_result(existing, identity):
         return existing, None
     outcome = evaluate(loaded, dataset, request, options or FeatureOptions())
-    result = make_result(outcome, loaded, preset=preset, command=command)
+    result = make_result(outcome, loaded, preset=preset, command=command,
+                         identity=identity) | {"request": protocol}
     return write_result(out_dir, result), result
 
 
@@ -164,12 +261,22 @@ def suite_requests(suite: dict[str, Any], root: str | None) -> list[EvalRequest]
     requests = []
     for run in suite["runs"]:
         options = {k: v for k, v in run.items() if k not in ("task", "datasets")}
+        if isinstance(options.get("vqa_head"), dict):
+            options["vqa_head"] = _head_recipe(options["vqa_head"])
         for name in run["datasets"]:
             benchmark = find_benchmark(name)
             home = str(Path(root) / benchmark.dirname) if root and benchmark else root
             requests.append(EvalRequest(task=run["task"], dataset=name, root=home, **base,
                                         **options))
     return requests
+
+
+def _head_recipe(values: dict[str, Any]) -> HeadRecipe:
+    try:
+        return HeadRecipe(**values)
+    except TypeError as error:
+        raise InputError(f"suite vqa_head: {error}; fields: "
+                         f"{', '.join(HeadRecipe.__dataclass_fields__)}") from None
 
 
 def run_requests(

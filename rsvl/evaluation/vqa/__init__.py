@@ -1,5 +1,6 @@
 """VQA evaluators: answer RSVQA questions zero-shot with CLIP or with a trained fusion head over
-frozen features, and score them per question type (OA, AA) beside the answer-prior baselines.
+frozen features, and score them per question type (OA, AA) beside the baselines that could
+explain the score (majority answer, per-type majority, question-only head).
 
     >>> from rsvl.vqa import read_rsvqa
     >>> from rsvl.evaluation.vqa import evaluate_vqa, train_vqa_head
@@ -7,8 +8,15 @@ frozen features, and score them per question type (OA, AA) beside the answer-pri
     >>> evaluate_vqa(model, read_rsvqa("vqa", "test"), method="head", head=head)  # doctest: +SKIP
 """
 
-from rsvl.evaluation.vqa.evaluate import evaluate_vqa, majority_baseline, vqa_metrics
+from rsvl.evaluation.vqa.evaluate import (
+    VqaSplits,
+    evaluate_vqa,
+    majority_baseline,
+    vqa_baselines,
+    vqa_metrics,
+)
 from rsvl.evaluation.vqa.head import (
+    HeadRecipe,
     TrainedHead,
     load_head,
     predict_head,
@@ -18,7 +26,9 @@ from rsvl.evaluation.vqa.head import (
 from rsvl.evaluation.vqa.zero_shot import candidate_answers, zero_shot_answers
 
 __all__ = [
+    "HeadRecipe",
     "TrainedHead",
+    "VqaSplits",
     "candidate_answers",
     "evaluate_vqa",
     "load_head",
@@ -26,6 +36,7 @@ __all__ = [
     "predict_head",
     "save_head",
     "train_vqa_head",
+    "vqa_baselines",
     "vqa_metrics",
     "zero_shot_answers",
 ]

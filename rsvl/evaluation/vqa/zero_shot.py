@@ -13,9 +13,9 @@ from collections import Counter
 import torch
 
 from rsvl.evaluation.features import FeatureOptions
+from rsvl.evaluation.vqa.answers import scored_answer
 from rsvl.evaluation.vqa.features import cached_text_features, question_image_features
 from rsvl.models import LoadedModel
-from rsvl.vqa.questions import bin_count_answer
 from rsvl.vqa.rsvl_format import VqaSet
 
 PROMPT = "{question} {answer}"
@@ -28,7 +28,7 @@ def candidate_answers(reference: VqaSet, limit: int = MAX_CANDIDATES,
     with ``bin_counts`` the count candidates are the LR bins that occur."""
     by_type: dict[str, Counter[str]] = {}
     for q in reference.questions:
-        answer = bin_count_answer(q.answer) if bin_counts and q.type == "count" else q.answer
+        answer = scored_answer(q.type, q.answer, bin_counts)
         by_type.setdefault(q.type, Counter())[answer] += 1
     return {t: sorted(c, key=lambda a: (-c[a], a))[:limit] for t, c in sorted(by_type.items())}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from rsvl.errors import InputError
 from rsvl.evaluation.features import FeatureOptions
 from rsvl.evaluation.report import build_report
 from rsvl.evaluation.results import make_result, read_results, write_result
@@ -25,7 +26,7 @@ def test_metrics_by_hand() -> None:
     assert metrics["aa"] == pytest.approx((1 + 1 / 3 + 0.5) / 3)
     assert metrics["count_confusion"] == {"labels": ["0", "1", "2"],
                                           "matrix": [[1, 0, 0], [0, 0, 0], [0, 1, 0]]}
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="empty"):
         vqa_metrics([], [], [])
 
 
@@ -63,3 +64,20 @@ def test_zero_shot_on_the_lr_sample_lands_in_the_report(
     [result] = read_results(tmp_path / "results")
     assert result["task"] == "vqa-zeroshot" and result["metrics"]["oa"] == metrics["oa"]
     assert "vqa-zeroshot" in build_report([result]).markdown
+
+
+def test_report_shows_the_vqa_baselines() -> None:
+    baselines = {"majority": {"oa": 0.3, "aa": 0.2, "per_type_accuracy": {}},
+                 "per_type_majority": {"oa": 0.55, "aa": 0.5, "per_type_accuracy": {}},
+                 "question_only": {"oa": 0.7, "aa": 0.6, "per_type_accuracy": {}}}
+    result = {"task": "vqa-head", "dataset": "lr", "split": "test", "model": "m",
+              "checkpoint_sha256": "ab" * 32, "preset": None, "num_images": 3,
+              "protocol_version": 99, "timestamp": "t",
+              "metrics": {"oa": 0.75, "aa": 0.7, "baselines": baselines}}
+    report = build_report([result])
+    assert "| lr | 75.00 |" in report.markdown
+    for row in ("lr: majority answer | 30.00", "lr: per-type majority | 55.00",
+                "lr: question-only head | 70.00"):
+        assert f"| {row} |" in report.markdown
+    assert "**mean**" not in report.markdown
+    assert "lr: question-only head,70.00" in report.tables["vqa-head.csv"]
