@@ -159,3 +159,22 @@ def test_plan_over_a_worldwide_osm_extent_is_refused(region: Any, server: Any, w
             r"SOUTH,EAST,NORTH\] \(degrees\) for the area to build, or a smaller OSM extract$",
             error), error
     assert time.perf_counter() - started < 30  # refused at once, no hang
+
+
+def test_unbounded_server_split_for_a_cluster_matches_the_in_memory_plan(
+        region: Any, server: Any, world: str, tmp_path: Path) -> None:
+    """With --scheduler the extract is streamed: one extra pass finds the features' extent."""
+    from rsvl.builders.captions import _sample_settings, plan_tasks
+    from rsvl.builders.focus import load_focus_features
+    from rsvl.builders.partition_features import plan_file_tasks
+
+    server.configure(fail_first=0, fail_status=503, retry_after=None, hidden=[])
+    path, _, zoom = world.partition("?max_zoom=")
+    config = CaptionBuildConfig(osm=str(region.osm_path), imagery=server.url + path,
+                                out=str(tmp_path), partition_px=256,
+                                imagery_options={"max_zoom": int(zoom)})
+    imagery = open_imagery(config.imagery, **config.imagery_options)
+    settings = _sample_settings(config, imagery)
+    expected = plan_tasks(config, imagery, load_focus_features(config.osm, imagery), settings)
+    _, tasks = plan_file_tasks(config, imagery, settings, tmp_path / ".partitions")
+    assert list(tasks) == list(expected) and 1 < len(tasks) < 50

@@ -11,6 +11,7 @@ import pytest
 
 from rsvl.builders.captions import CaptionBuildConfig, build_captions
 from rsvl.builders.vqa import VqaBuildConfig, build_vqa
+from rsvl.cli import main
 from rsvl.imagery.base import UnreadableImagery
 
 CORRUPT = Path("17", "62093", "50163.jpg")  # the centre tile of the Sintra 3 x 3
@@ -25,7 +26,8 @@ def sintra(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
     return tiles, shared_data / "sintra" / "osm_features.geojson"
 
 
-def test_corrupt_tile_is_skipped_and_counted(sintra: tuple[Path, Path], tmp_path: Path) -> None:
+def test_corrupt_tile_is_skipped_and_counted(sintra: tuple[Path, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     tiles, osm = sintra
     result = build_captions(CaptionBuildConfig(osm=str(osm), imagery=str(tiles),
                                                out=str(tmp_path / "out")))
@@ -40,6 +42,11 @@ def test_corrupt_tile_is_skipped_and_counted(sintra: tuple[Path, Path], tmp_path
         build_captions(CaptionBuildConfig(osm=str(osm), imagery=str(tiles),
                                           out=str(tmp_path / "strict"), strict=True))
     assert "\n" not in str(caught.value)
+    # The same from the command line: exit status 2 and the one line.
+    assert main(["build", "captions", "--osm", str(osm), "--imagery", str(tiles), "--out",
+                 str(tmp_path / "cli"), "--strict"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("rsvl build: error: ") and "17/62093/50163" in error
 
 
 def test_vqa_build_skips_and_counts_too(sintra: tuple[Path, Path], tmp_path: Path) -> None:
