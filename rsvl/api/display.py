@@ -11,6 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from rsvl.api.images import GeoWindow, to_pil
+from rsvl.data.images import open_image
 from rsvl.data.shards import read_member
 from rsvl.errors import InputError
 
@@ -94,7 +95,7 @@ def _present(row: pd.Series, column: str) -> bool:
 def _shard_member(shard: Path, member: str) -> Image.Image:
     data = read_member(shard, member)
     try:
-        return to_pil(Image.open(io.BytesIO(data)))
+        return to_pil(open_image(io.BytesIO(data), f"{shard}: member {member}"))
     except OSError as error:
         raise InputError(f"{shard}: member {member} is not a readable image ({error}); the shard "
                          "changed since the index was built, rebuild the index") from None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from rsvl.data.images import open_image
 from rsvl.errors import InputError
 from rsvl.imagery.chip import Bounds, Chip
 from rsvl.imagery.stretch import apply_rule, percentile_rule
@@ -191,7 +192,7 @@ def _open_path(path: Path) -> Image.Image:
     if path.suffix.lower() in GEOTIFF_SUFFIXES and _has_crs(path):
         return GeoWindow(path).read().to_pil()
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             image.load()
             return _pil_to_rgb(image)
     except (UnidentifiedImageError, OSError, ValueError) as error:

@@ -33,6 +33,7 @@ from rsvl.api.images import IMAGE_SUFFIXES, GeoWindow, describe, iter_images, to
 from rsvl.api.model import RsvlModel, load_model
 from rsvl.api.tiling import chip_extent, chip_grid
 from rsvl.data.atomic import atomic_folder, write_json
+from rsvl.data.images import open_image
 from rsvl.data.records import RECORDS_FILE, read_records
 from rsvl.data.shards import SIZES_FILE, iter_shard, list_shards, read_sizes
 from rsvl.errors import ConfigError, InputError
@@ -580,7 +581,7 @@ def _shard_images(shard_dir: Path, rows: list[dict[str, Any]]) -> Iterator[Image
 
 def _decode(data: bytes, row: dict[str, Any]) -> Image.Image:
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_image(io.BytesIO(data), f"{row['path']}: member {row['member']}") as image:
             return image.convert("RGB")
     except OSError as error:
         raise InputError(f"{row['path']}: member {row['member']} is not a readable image "

@@ -28,6 +28,7 @@ from PIL import Image
 
 from rsvl.data.atomic import atomic_open, write_json
 from rsvl.data.exclusions import REMOVED_FILE
+from rsvl.data.images import open_image
 from rsvl.data.records import RECORDS_FILE, SPLITS, read_records
 from rsvl.errors import ConfigError, InputError
 
@@ -140,7 +141,7 @@ def load_image_set(root: str | Path, splits: Sequence[str]) -> ImageSet:
     for record in records:
         path = root / record.image
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 image.load()
                 shas.append(pixel_sha256(image))
                 hashes.append(dihedral_phashes(image))
@@ -236,7 +237,7 @@ def embed_images(image_set: ImageSet, loaded: Any, batch_size: int = 64) -> np.n
 
     def images() -> Iterator[Image.Image]:
         for path in image_set.image_paths:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 yield image.convert("RGB")
 
     features = encode_images(loaded, images(), batch_size).numpy()

@@ -21,6 +21,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from rsvl.data.atomic import atomic_open
+from rsvl.data.images import open_image
 from rsvl.errors import InputError
 from rsvl.models import LoadedModel, encode_images
 
@@ -62,7 +63,7 @@ class ImageFeatures:
 
 def load_rgb(path: str | Path) -> Image.Image:
     """Decode an image file (JPEG, PNG, TIFF...) to RGB with PIL."""
-    with Image.open(path) as image:
+    with open_image(path) as image:
         return image.convert("RGB")
 
 

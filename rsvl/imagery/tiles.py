@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from rsvl.data.images import ImageTooLarge, open_image
 from rsvl.errors import InputError
 from rsvl.imagery.base import UNREADABLE_TILE, Imagery, UnreadableImagery
 from rsvl.imagery.chip import Bounds, Chip
@@ -101,11 +102,11 @@ class TilePyramid(Imagery):
         if data is None:
             raise InputError(f"{self.source}: tile {address} is missing")
         try:
-            image = Image.open(io.BytesIO(data))
+            image = open_image(io.BytesIO(data), f"tile {'/'.join(map(str, address))}")
             image.load()
         # PIL reports broken files as any of these (SyntaxError: "broken PNG file").
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
-                Image.DecompressionBombError) as exc:
+                Image.DecompressionBombError, ImageTooLarge) as exc:
             raise UnreadableImagery(
                 f"{self.source}: tile z/x/y={'/'.join(map(str, address))} is not a readable "
                 f"image ({exc}); re-export or re-fetch the tile", UNREADABLE_TILE) from None

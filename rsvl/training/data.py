@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from rsvl.data.images import ImageTooLarge, open_image
 from rsvl.data.mixtures import Mixture, iter_mixture
 from rsvl.data.shards import (
     ShardSample,
@@ -161,9 +162,9 @@ def decode_image(sample: RawSample) -> Image.Image | None:
     if sample.image is None or not sample.captions:
         return None
     try:
-        image = Image.open(io.BytesIO(sample.image))
+        image = open_image(io.BytesIO(sample.image), sample.key)
         image.load()
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, Image.DecompressionBombError, ImageTooLarge):
         return None
     return image
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
-from rsvl.data.atomic import atomic_open
+from rsvl.data.atomic import atomic_open, remove_stale_temporaries
+from rsvl.data.images import open_image
 from rsvl.data.records import RECORDS_FILE, SPLITS, Record, write_records
 from rsvl.errors import ConfigError, InputError
 
@@ -119,7 +120,7 @@ def store_image(item: SourceItem, images_dir: Path, existing: Mapping[str, str])
         return existing[item.key]
     data = item.image.read_bytes() if isinstance(item.image, Path) else item.image()
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with open_image(io.BytesIO(data), item.origin) as image:
             image.load()
             ext = _KEPT_FORMATS.get(str(image.format))
             if ext is None:
@@ -161,6 +162,7 @@ def import_items(items: Iterable[SourceItem], out: str | Path, *, source: str, l
     root = Path(out)
     images_dir = root / IMAGES_DIR
     checked = validate_items(items)
+    remove_stale_temporaries(root)  # half-written files of a killed import
     images_dir.mkdir(parents=True, exist_ok=True)
     existing = {p.stem: p.name for p in images_dir.iterdir() if not p.name.startswith(".")}
     records = []
