@@ -129,3 +129,15 @@ def test_a_stored_result_of_another_identity_is_not_reused(micro: LoadedModel, k
     assert result["chance"]["t2i_r1"] == 0.25 and result["protocol_version"] == 2
     path.write_text(json.dumps({**result, "identity": "0" * 64}))  # same name, other protocol
     assert run_evaluation(micro, request, tmp_path)[1] is not None
+
+
+def test_suite_vqa_runs_take_a_head_recipe(tmp_path: Path) -> None:
+    from rsvl.evaluation.vqa import HeadRecipe
+
+    suite = {"runs": [{"task": "vqa", "datasets": ["vqa"], "method": "head",
+                       "train_split": "train", "vqa_head": {"epochs": 5}}]}
+    [request] = suite_requests(suite, str(tmp_path))
+    assert request.vqa_head == HeadRecipe(epochs=5) and request.root == str(tmp_path)
+    with pytest.raises(InputError, match="suite vqa_head"):
+        suite_requests({"runs": [{"task": "vqa", "datasets": ["vqa"],
+                                  "vqa_head": {"epoch": 5}}]}, None)
