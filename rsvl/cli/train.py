@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     wise.add_argument("--alpha", type=float, default=0.5,
                       help="weight of the trained model, 0..1 (default: 0.5)")
     wise.add_argument("--out", required=True, help="export folder for the interpolated model")
+    wise.add_argument("--allow-other-initial", action="store_true",
+                      help="interpolate although --initial is not the model the trained export "
+                      "records as its parent (default: refuse)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if args.job == "wise-ft":
         from rsvl.training.wise_ft import wise_ft
 
-        out = wise_ft(args.initial, args.trained, args.alpha, args.out)
+        out = wise_ft(args.initial, args.trained, args.alpha, args.out,
+                      allow_other_initial=args.allow_other_initial)
         print(f"wrote {out} (alpha={args.alpha})")
         return 0
     from rsvl.training.launch import run_training

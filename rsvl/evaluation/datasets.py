@@ -5,15 +5,17 @@ or a flat folder with the class in the file name (``airport_01.jpg``). Retrieval
 Karpathy-style caption JSON (RSICD, RSITMD, UCM-Captions, Sydney-Captions, rsvl's builder) or a
 CSV/TSV of ``filepath,caption``. A registered name (see :mod:`rsvl.evaluation.registry`) or any
 folder/file of these shapes works. Images are only listed here; decoding (and counting the
-unreadable ones) happens when features are computed.
+unreadable ones) happens when features are computed. A registered benchmark found with fewer
+images than its registry count is refused unless ``allow_partial`` (then recorded as partial).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,44 @@ _CSV_CAPTION_COLUMNS = ("caption", "title", "text", "sentence")
 _CAPTION_IMAGE_DIRS = ("images", "imgs")
 
 
+@dataclass(frozen=True)
+class Completeness:
+    """A registered benchmark's image count against what was found on disk.
+
+    Attributes:
+        expected_images: Images in the published release (the registry's ``num_images``).
+        found_images: Images found (classification) or listed in the caption file, all splits
+            (retrieval).
+        missing_files: Images of the evaluated split listed but absent on disk (retrieval).
+        partial: Scored although incomplete (``--allow-partial``).
+    """
+
+    expected_images: int
+    found_images: int
+    missing_files: int = 0
+    partial: bool = False
+
+
+def check_complete(benchmark: Benchmark, found: int, where: Path, *, missing: int = 0,
+                   allow_partial: bool = False) -> Completeness | None:
+    """Compare a registered benchmark's image count with what was found.
+
+    Raises:
+        InputError: Fewer images than the registry count (or listed images missing), unless
+            ``allow_partial``.
+    """
+    if benchmark.num_images is None:
+        return None
+    short = found < benchmark.num_images or missing > 0
+    if short and not allow_partial:
+        lacking = (f"{missing} listed images are missing" if missing
+                   else f"{found} of its {benchmark.num_images} images were found")
+        raise InputError(f"{benchmark.title} at {where} is incomplete ({lacking}); "
+                         f"{benchmark.where_to_get()}; or pass --allow-partial to score it "
+                         "anyway (recorded in the result)")
+    return Completeness(benchmark.num_images, found, missing, short)
+
+
 @dataclass
 class ClassificationSet:
     """Labelled images of a scene-classification dataset.
@@ -43,6 +83,8 @@ class ClassificationSet:
         classnames: Display names used in prompts, same order as ``classes``.
         layout: ``class_folders`` or ``flat``.
         split: Which images these are (``all``: the whole dataset).
+        completeness: How many images a registered benchmark should have and has (None for
+            unregistered folders).
     """
 
     name: str
@@ -53,6 +95,7 @@ class ClassificationSet:
     classnames: list[str]
     layout: str
     split: str = "all"
+    completeness: Completeness | None = None
 
 
 @dataclass
@@ -67,6 +110,7 @@ class RetrievalSet:
         caption_image: For each caption, the index of its image in ``image_paths``.
         layout: ``karpathy_json`` or ``csv``.
         split: The split evaluated.
+        completeness: How many images a registered benchmark should have and has.
     """
 
     name: str
@@ -76,6 +120,7 @@ class RetrievalSet:
     caption_image: list[int]
     layout: str
     split: str
+    completeness: Completeness | None = None
 
 
 def _is_image(path: Path) -> bool:
@@ -177,6 +222,8 @@ def load_classification(
     dataset: str | Path,
     root: str | Path | None = None,
     class_names: Mapping[str, str] | None = None,
+    *,
+    allow_partial: bool = False,
 ) -> ClassificationSet:
     """Load a classification dataset by registry name or folder.
 
@@ -185,6 +232,7 @@ def load_classification(
         root: Where a registered dataset lives (its folder or the folder above it).
         class_names: Folder name -> class name overrides (e.g. a preset's), checked against
             the folders.
+        allow_partial: Score a registered benchmark that has fewer images than its release.
 
     Returns:
         The image paths, labels and class names (whole dataset: split ``all``).
@@ -201,8 +249,11 @@ def load_classification(
         _check_classes(benchmark, folder, [d.name for d in _class_dirs(folder)])
     samples = CLASSIFICATION_LAYOUTS[layout](folder)
     classes = sorted({cls for _, cls in samples})
+    completeness = None
     if benchmark is not None:
         _check_classes(benchmark, folder, classes)
+        completeness = check_complete(benchmark, len(samples), folder,
+                                      allow_partial=allow_partial)
     overrides = {**(benchmark.class_names if benchmark else {}), **(class_names or {})}
     index = {cls: i for i, cls in enumerate(classes)}
     return ClassificationSet(
@@ -214,6 +265,7 @@ def load_classification(
         classnames=_classnames(classes, overrides, str(folder)),
         layout=layout,
         split=benchmark.split if benchmark else "all",
+        completeness=completeness,
     )
 
 
@@ -306,8 +358,16 @@ RETRIEVAL_READERS: dict[str, Callable[[Path, str, tuple[str, ...]], RetrievalSet
 }
 
 
+def _listed_images(source: Path, layout: str) -> int:
+    """Images the caption file lists over all its splits (the registry counts the release)."""
+    if layout == "karpathy_json":
+        return len(json.loads(source.read_text())["images"])
+    return len(load_retrieval(source, split="all").image_paths)
+
+
 def load_retrieval(
-    dataset: str | Path, root: str | Path | None = None, split: str = "test"
+    dataset: str | Path, root: str | Path | None = None, split: str = "test", *,
+    allow_partial: bool = False,
 ) -> RetrievalSet:
     """Load a retrieval dataset by registry name, caption file or folder holding one.
 
@@ -317,6 +377,8 @@ def load_retrieval(
         root: Where a registered dataset lives.
         split: Split to evaluate (``all`` for every image; CSVs without a split column are
             read whole).
+        allow_partial: Score a registered benchmark whose caption file lists fewer images than
+            its release, or whose listed images are missing on disk.
     """
     path = Path(dataset)
     benchmark = None if path.exists() else get_benchmark(str(dataset))
@@ -327,11 +389,43 @@ def load_retrieval(
     result = reader(source, split, benchmark.image_dirs if benchmark else ())
     if benchmark is not None:
         result.name = benchmark.name
+        missing = sum(not p.is_file() for p in result.image_paths)
+        result.completeness = check_complete(benchmark, _listed_images(source, result.layout),
+                                             source, missing=missing,
+                                             allow_partial=allow_partial)
     return result
 
 
 def describe(dataset: ClassificationSet | RetrievalSet) -> dict[str, Any]:
-    """Where a dataset was read from, for results."""
+    """Where a dataset was read from and whether it is complete, for results."""
     source = dataset.root if isinstance(dataset, ClassificationSet) else dataset.source
+    completeness = dataset.completeness
     return {"name": dataset.name, "path": str(source), "layout": dataset.layout,
-            "split": dataset.split}
+            "split": dataset.split,
+            "completeness": None if completeness is None else vars(completeness)}
+
+
+def files_fingerprint(paths: Iterable[Path], digest: Any = None) -> str:
+    """sha256 over each file's resolved path, size and modification time (cheap: no reading)."""
+    digest = digest or hashlib.sha256()
+    for path in paths:
+        stat = path.stat() if path.exists() else None
+        stamp = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
+        digest.update(f"{path.resolve()}\0{stamp[0]}\0{stamp[1]}\n".encode())
+    return str(digest.hexdigest())
+
+
+def dataset_fingerprint(dataset: Any) -> str:
+    """What a result was computed on: the caption file's bytes (retrieval), labels, and the
+    image files' paths, sizes and modification times; any change gives another fingerprint."""
+    if not isinstance(dataset, (RetrievalSet, ClassificationSet)):
+        raise TypeError(f"no fingerprint for {type(dataset).__name__}: give it fingerprint()")
+    digest = hashlib.sha256()
+    if isinstance(dataset, RetrievalSet):
+        digest.update(hashlib.sha256(dataset.source.read_bytes()).digest())
+        digest.update(json.dumps([dataset.split, dataset.caption_image]).encode())
+        paths = dataset.image_paths
+    else:
+        digest.update(json.dumps([dataset.classes, dataset.labels]).encode())
+        paths = dataset.paths
+    return files_fingerprint(paths, digest)

@@ -23,6 +23,7 @@ from safetensors.torch import save as save_safetensors
 from rsvl.data.atomic import atomic_open
 from rsvl.data.images import open_image
 from rsvl.errors import InputError
+from rsvl.evaluation.datasets import files_fingerprint
 from rsvl.models import LoadedModel, encode_images
 
 CACHE_VERSION = 1
@@ -95,11 +96,7 @@ def cache_key(loaded: LoadedModel, paths: Sequence[Path]) -> str:
     digest = hashlib.sha256()
     header = {"v": CACHE_VERSION, "model": loaded.checksum, "preprocess": loaded.preprocess_cfg}
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-    for path in paths:
-        stat = path.stat() if path.exists() else None
-        stamp = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
-        digest.update(f"{path.resolve()}\0{stamp[0]}\0{stamp[1]}\n".encode())
-    return digest.hexdigest()
+    return files_fingerprint(paths, digest)
 
 
 def _read_cache(path: Path) -> ImageFeatures | None:

@@ -9,7 +9,7 @@ import torch
 
 from rsvl.evaluation.datasets import RetrievalSet, describe
 from rsvl.evaluation.features import FeatureOptions, image_features, text_features
-from rsvl.evaluation.metrics import retrieval_metrics
+from rsvl.evaluation.metrics import chance_recalls, recall_metrics, retrieval_hits, tie_fragility
 from rsvl.models import LoadedModel
 
 
@@ -23,29 +23,41 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """Image-to-text and text-to-image recall of ``loaded`` on ``dataset``.
 
-    Unreadable images are dropped together with their captions (and counted).
+    Unreadable images are dropped together with their captions (and counted). Each distinct
+    caption is encoded once, so repeated captions get identical embeddings and tie exactly
+    (batched encoding rounds the same string differently with its batch).
 
     Returns:
         ``{"task", "dataset", "metrics", "protocol", "num_images", "num_captions",
-        "skipped_images"}``; metrics ``i2t_r{k}``, ``t2i_r{k}`` in [0, 1] and ``mean_recall``.
+        "skipped_images", "ties", "chance"}``; metrics ``i2t_r{k}``, ``t2i_r{k}`` in [0, 1] and
+        ``mean_recall``; ``ties``: per metric, the queries a tie at the decisive rank decided;
+        ``chance``: the same metrics for a random ranking.
     """
     encoded = image_features(loaded, dataset.image_paths, options)
     position = {image: i for i, image in enumerate(encoded.kept)}
     kept_captions = [c for c, image in enumerate(dataset.caption_image) if image in position]
     captions = [dataset.captions[c] for c in kept_captions]
     caption_image = torch.tensor([position[dataset.caption_image[c]] for c in kept_captions])
-    texts = text_features(loaded, captions)
+    distinct = sorted(set(captions))
+    index = {caption: i for i, caption in enumerate(distinct)}
+    texts = text_features(loaded, distinct)[torch.tensor([index[c] for c in captions])]
+    i2t, t2i = retrieval_hits(encoded.features, texts, caption_image, ks, chunk_size)
     return {
         "task": "retrieval",
         "dataset": describe(dataset),
-        "metrics": retrieval_metrics(encoded.features, texts, caption_image, ks, chunk_size),
+        "metrics": recall_metrics(i2t, t2i),
         "protocol": {
-            "score": "cosine similarity of L2-normalised embeddings",
-            "success": "a correct item among the top k (ties count in the query's favour)",
+            "score": "cosine similarity of L2-normalised embeddings (float64)",
+            "success": "a correct item among torch.topk(scores, k) (CLIP_benchmark's "
+                       "zeroshot_retrieval rule; ties are broken by topk, not for the query)",
             "ks": list(ks),
             "mean_recall": "mean of i2t and t2i R@k x 100",
         },
         "num_images": len(encoded.kept),
         "num_captions": len(captions),
+        "num_distinct_captions": len(distinct),
         "skipped_images": encoded.skipped,
+        "ties": {"queries": {"i2t": len(encoded.kept), "t2i": len(captions)},
+                 "decided_by_tie": tie_fragility(i2t, t2i)},
+        "chance": chance_recalls(caption_image, len(encoded.kept), ks),
     }

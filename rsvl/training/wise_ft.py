@@ -3,7 +3,10 @@
 ``theta = (1 - alpha) * theta_initial + alpha * theta_trained`` (Wortsman et al., 2022): the
 interpolated model usually keeps most of the zero-shot robustness of the initial model while
 gaining the fine-tuned model's in-domain accuracy. ``alpha = 0`` gives the initial weights and
-``alpha = 1`` the trained weights, bit for bit.
+``alpha = 1`` the trained weights, bit for bit. The initial model must be the trained run's
+real starting point: when the trained export records its parent's weights checksum
+(``parent_sha256``), an ``initial`` with other weights is refused unless
+``allow_other_initial``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import torch
 
 from rsvl.errors import ConfigError, InputError
-from rsvl.models import export_model, load_clip
+from rsvl.models import LoadedModel, export_model, load_clip, read_export_info
 
 
 def interpolate_state(
@@ -41,7 +44,30 @@ def interpolate_state(
     return mixed
 
 
-def wise_ft(initial: str, trained: str, alpha: float, out_dir: str | Path) -> Path:
+def check_initial(start: LoadedModel, end: LoadedModel, allow_other: bool = False) -> str:
+    """Whether ``start`` has the weights ``end`` was trained from; returns the verdict recorded.
+
+    Raises:
+        InputError: ``end`` records a different parent checksum and ``allow_other`` is False.
+    """
+    info = read_export_info(str(end.spec.source)) if end.spec.kind == "export" else {}
+    parent = (info.get("provenance") or {}).get("parent_sha256")
+    if parent is None:
+        return "unverified: the trained model records no parent_sha256"
+    if parent == start.checksum:
+        return "matches the trained model's parent_sha256"
+    if not allow_other:
+        raise InputError(
+            f"--initial {start.spec} (weights sha256 {start.checksum[:12]}) is not the model "
+            f"{end.spec} was trained from (parent_sha256 {parent[:12]}, "
+            f"{(info.get('provenance') or {}).get('parent', '?')}); pass that model, or "
+            "--allow-other-initial to interpolate anyway"
+        )
+    return f"other initial allowed (--allow-other-initial); trained from {parent}"
+
+
+def wise_ft(initial: str, trained: str, alpha: float, out_dir: str | Path, *,
+            allow_other_initial: bool = False) -> Path:
     """Load two model specs, interpolate their weights and export the result to ``out_dir``.
 
     Args:
@@ -49,11 +75,13 @@ def wise_ft(initial: str, trained: str, alpha: float, out_dir: str | Path) -> Pa
         trained: Spec of the fine-tuned model (e.g. ``runs/x/export``).
         alpha: Weight of the trained model, in [0, 1].
         out_dir: Export folder for the interpolated model.
+        allow_other_initial: Interpolate although ``initial`` is not the recorded parent.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")
     start = load_clip(initial, device="cpu")
     end = load_clip(trained, device="cpu")
+    verdict = check_initial(start, end, allow_other_initial)
     arch = end.arch or start.arch
     if arch is None:
         raise InputError(f"architecture of {trained} unknown; pass it as ARCH:PATH")
@@ -61,5 +89,5 @@ def wise_ft(initial: str, trained: str, alpha: float, out_dir: str | Path) -> Pa
     end.model.load_state_dict(mixed)
     provenance = {"method": "wise-ft", "alpha": alpha, "initial": str(start.spec),
                   "initial_sha256": start.checksum, "trained": str(end.spec),
-                  "trained_sha256": end.checksum}
+                  "trained_sha256": end.checksum, "initial_check": verdict}
     return export_model(end.model, arch, out_dir, provenance)

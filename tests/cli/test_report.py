@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from rsvl.cli import main
+from rsvl.evaluation.results import PROTOCOL_VERSION
 
 
 def test_report_from_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "r.json").write_text(json.dumps({
         "task": "knn", "dataset": "aid", "split": "all", "model": "m",
         "checkpoint_sha256": "0" * 64,
-        "metrics": {"acc1": 0.5}, "protocol": {}}))
+        "metrics": {"acc1": 0.5}, "protocol": {}, "protocol_version": PROTOCOL_VERSION}))
     assert main(["report", str(tmp_path)]) == 0
     assert "| aid | 50.00 |" in (tmp_path / "report.md").read_text()
     assert "knn.csv" in capsys.readouterr().out

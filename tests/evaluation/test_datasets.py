@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from rsvl.errors import InputError
-from rsvl.evaluation.datasets import load_classification, load_retrieval
+from rsvl.evaluation.datasets import (
+    Completeness,
+    describe,
+    load_classification,
+    load_retrieval,
+)
 
 
 def test_class_folders_with_jpeg_png_tiff(class_tree: Path) -> None:
@@ -50,7 +55,8 @@ def test_flat_folder_with_class_in_file_name(tmp_path: Path,
 
 
 def test_registered_dataset_checks_its_class_folders(tmp_path: Path, shared_data: Path) -> None:
-    dataset = load_classification("whu-rs19", root=shared_data / "whu_rs19_mini")
+    dataset = load_classification("whu-rs19", root=shared_data / "whu_rs19_mini",
+                                  allow_partial=True)
     assert dataset.name == "whu-rs19" and len(dataset.classes) == 19
     assert "railway station" in dataset.classnames
     partial = tmp_path / "WHU-RS19"
@@ -113,3 +119,30 @@ def test_caption_csv(tmp_path: Path, image_writer: Callable[..., Path]) -> None:
     (tmp_path / "bad.csv").write_text("image_name,words\nx.jpg,y\n")
     with pytest.raises(InputError, match="no image path column"):
         load_retrieval(tmp_path / "bad.csv")
+
+
+def test_a_partial_registered_benchmark_is_refused_unless_allowed(shared_data: Path) -> None:
+    mini = shared_data / "whu_rs19_mini"
+    with pytest.raises(InputError, match=r"WHU-RS19 at .* is incomplete \(190 of its 1005 images "
+                       r"were found\); get WHU-RS19 from .*--allow-partial"):
+        load_classification("whu-rs19", root=mini)
+    dataset = load_classification("whu-rs19", root=mini, allow_partial=True)
+    assert dataset.completeness == Completeness(1005, 190, 0, True)
+    assert describe(dataset)["completeness"]["partial"] is True
+    assert load_classification(mini).completeness is None  # a plain folder has no count
+
+
+def test_a_retrieval_benchmark_with_missing_images_is_refused(karpathy: Path,
+                                                              tmp_path: Path) -> None:
+    home = tmp_path / "RSICD"
+    home.mkdir()
+    (home / "images").symlink_to(karpathy.parent / "images")
+    payload = json.loads(karpathy.read_text())
+    (home / "dataset_rsicd.json").write_text(json.dumps(payload))
+    with pytest.raises(InputError, match=r"RSICD .* is incomplete \(5 of its 10921 images"):
+        load_retrieval("rsicd", root=tmp_path)
+    dataset = load_retrieval("rsicd", root=tmp_path, allow_partial=True)
+    assert dataset.completeness == Completeness(10921, 5, 0, True)
+    (karpathy.parent / "images" / "im1.png").unlink()
+    with pytest.raises(InputError, match="1 listed images are missing"):
+        load_retrieval("rsicd", root=tmp_path)

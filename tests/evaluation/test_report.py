@@ -10,6 +10,7 @@ import pytest
 
 from rsvl.errors import InputError
 from rsvl.evaluation.report import build_report, write_report
+from rsvl.evaluation.results import PROTOCOL_VERSION
 
 
 def result(task: str, dataset: str, model: str, value: float, stamp: str = "2025-01-01",
@@ -17,7 +18,8 @@ def result(task: str, dataset: str, model: str, value: float, stamp: str = "2025
     metric = "mean_recall" if task == "retrieval" else "acc1"
     return {"task": task, "dataset": dataset, "split": "all", "model": model,
             "checkpoint_sha256": model * 8, "preset": preset, "protocol": {},
-            "metrics": {metric: value}, "timestamp": stamp, "num_images": 10}
+            "metrics": {metric: value}, "timestamp": stamp, "num_images": 10,
+            "protocol_version": PROTOCOL_VERSION, "identity": f"{task}{dataset}{model}{stamp}"}
 
 
 RESULTS = [
@@ -36,6 +38,33 @@ def test_tables_datasets_by_models() -> None:
     assert report.tables["zeroshot.csv"].splitlines() == [
         "dataset,a (aaaaaaaa),b (bbbbbbbb)", "aid,50.00,25.00", "eurosat,75.00,"]
     assert report.tables["all_metrics.csv"].count("\n") == 5  # header + 4 cells
+
+
+def test_results_of_an_older_protocol_are_left_out_and_counted() -> None:
+    old = {**result("zeroshot", "aid", "a", 0.9, stamp="2026-01-01"), "protocol_version": 1}
+    unversioned = {k: v for k, v in result("zeroshot", "rsscn7", "a", 0.9).items()
+                   if k != "protocol_version"}
+    report = build_report([*RESULTS, old, unversioned])
+    assert "| aid | 50.00 | 25.00 |" in report.markdown  # 0.9 (newest, but stale) not shown
+    assert "rsscn7" not in report.markdown.split("## notes")[0]
+    assert "2 result(s) of an older protocol version" in report.markdown
+    assert "1 older result(s) of the same cells superseded" in report.markdown
+
+
+def test_notes_list_unreadable_images_partial_sets_and_ties() -> None:
+    broken = {**result("zeroshot", "aid", "a", 0.5), "num_skipped": 3,
+              "completeness": {"expected_images": 10000, "found_images": 9000,
+                               "missing_files": 0, "partial": True}}
+    tied = {**result("retrieval", "rsicd", "a", 20.0),
+            "ties": {"queries": {"i2t": 1093, "t2i": 5465},
+                     "decided_by_tie": {"i2t_r1": 120, "t2i_r1": 0}}}
+    report = build_report([broken, tied])
+    assert "zeroshot aid / a (aaaaaaaa): PARTIAL dataset, 9000 of 10000 images" in report.markdown
+    assert "zeroshot aid / a (aaaaaaaa): 3 unreadable image(s) left out of 13" in report.markdown
+    assert "decided by a tie at the decisive rank: i2t_r1 120 of 1093" in report.markdown
+    header, *rows = report.tables["all_metrics.csv"].splitlines()
+    assert "num_skipped,partial,identity" in header
+    assert ",3,True," in next(row for row in rows if row.startswith("zeroshot"))
 
 
 def test_presets_are_separate_columns() -> None:
