@@ -69,18 +69,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell-m", default="auto", help="split cell side, or auto")
     parser.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1))
+    parser.add_argument("--guard-m", type=float, default=None,
+                        help="split guard band (default: the chips' sides)")
     parser.add_argument("--demo-size-m", type=float, default=3000)
     parser.add_argument("--recipe", action="store_true",
                         help="each region's data_builders/demo recipe split settings instead")
     args = parser.parse_args(argv)
     cell = None if args.cell_m == "auto" else float(args.cell_m)
-    split = SplitRule(cell_m=cell, fractions=tuple(args.fractions))
-    figures: dict[str, Any] = {"split": {"cell_m": cell, "fractions": list(args.fractions)}}
+    split = SplitRule(cell_m=cell, fractions=tuple(args.fractions), guard_m=args.guard_m)
+    figures: dict[str, Any] = {"split": {"cell_m": cell, "fractions": list(args.fractions),
+                                         "guard_m": args.guard_m}}
     with tempfile.TemporaryDirectory() as tmp:
         for name, settings in _regions(Path(tmp), args.demo_size_m).items():
             recipe_cell, recipe_fractions = settings.pop("recipe")
-            chosen = SplitRule(cell_m=recipe_cell, fractions=recipe_fractions) if args.recipe \
-                else split
+            chosen = (SplitRule(cell_m=recipe_cell, fractions=recipe_fractions,
+                                guard_m=args.guard_m) if args.recipe else split)
             eligible = _build(settings, Path(tmp) / "all", SplitRule(cell_m=NO_SPLIT))
             kept = _build(settings, Path(tmp) / "split", chosen)
             rate = kept["chips"] / eligible["chips"] if eligible["chips"] else 1.0
@@ -88,12 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "eligible": eligible["chips"], "kept": kept["chips"],
                              "keep_rate": rate, "rejected": kept["rejected"],
                              "split_report": kept["split_report"]}
+            report = kept["split_report"] or {}
+            shares = {s: n["kept"] for s, n in report.get("per_split", {}).items()}
             print(f"{name}: kept {kept['chips']} of {eligible['chips']} eligible chips "
-                  f"({rate:.0%}); rejected {kept['rejected']}")
-            if kept["split_report"]:
-                print(f"  split: {json.dumps(kept['split_report'])}")
+                  f"({rate:.0%}), cells {report.get('cell_m', 0):.0f} m, per split {shares}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = RESULTS.with_name("split_keep_recipe.json") if args.recipe else RESULTS
+    results = RESULTS.with_name(f"split_keep{'_recipe' if args.recipe else ''}"
+                                f"{'' if args.guard_m is None else f'_guard{args.guard_m:g}'}.json")
     results.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 

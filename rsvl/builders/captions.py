@@ -111,6 +111,12 @@ class BuildResult:
                          "split: " + ", ".join(
                              f"{s} {n['dropped_near_other_split']}"
                              for s, n in split["per_split"].items()))
+            empty = [s for s, f in zip(SPLITS, split["fractions"], strict=True)
+                     if f > 0 and not split["per_split"][s]["kept"]]
+            if empty:
+                lines.append(f"no {'/'.join(empty)} chips: the area spans too few split cells "
+                             "of chips this size; give smaller --split-cell-m (loses more "
+                             "chips) or --split-guard-m 0 (no gap, only no shared pixel)")
         return "\n".join(lines)
 
 

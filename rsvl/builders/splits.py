@@ -8,10 +8,10 @@ different splits come closer than a guard band (default: the chips' size), losin
 and keeping the splits' shares (:func:`guard_conflicts`), so no pixel of a held-out chip
 lies in (or next to) a training chip.
 
-The default cell side is chosen from the data: the smallest multiple of the median chip side
-(:data:`AUTO_CELL_CHIPS`) at which the guard pass keeps :data:`AUTO_KEEP` of the chips, so a
-region of large zoomed-out chips gets large cells and a region of houses small ones, and as
-many cells as that keep rate allows.
+The default cell side is chosen from the data (:func:`auto_cell_size`): a multiple of the
+median chip side at which the guard pass keeps :data:`AUTO_KEEP` of the chips and the kept
+chips best follow the asked fractions, so a region of large zoomed-out chips gets large cells
+and a region of houses small ones.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from rsvl.errors import ConfigError
 
 GRID_CRS = "EPSG:3857"
 NEAR_OTHER_SPLIT = "near_other_split"
-# The automatic cell side is the smallest of these multiples of the median chip side that
-# keeps AUTO_KEEP of the chips through the guard pass (bench/split_keep.py measures it).
+# The automatic cell side is one of these multiples of the median chip side, keeping
+# AUTO_KEEP of the chips through the guard pass (bench/split_keep.py measures it).
 AUTO_CELL_CHIPS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 48.0,
                    64.0)
 AUTO_KEEP = 0.9
@@ -47,8 +47,8 @@ class SplitRule:
 
     Attributes:
         cell_m: Side of the split grid cells in Web Mercator metres; ``None`` chooses it from
-            the chips (the smallest multiple of their median side that keeps 90 % of them;
-            the manifest records it).
+            the chips (a multiple of their median side that keeps 90 % of them, the one whose
+            splits best follow the fractions; the manifest records it).
         fractions: Train/val/test fractions of the cells.
         guard_m: Least gap between chips of different splits, Web Mercator metres; ``None``:
             the mean side of the two chips (0 only forbids overlap).
@@ -159,25 +159,44 @@ def cell_split(column: int, row: int, seed: int, fractions: Sequence[float]) -> 
 
 
 def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
-    """The default cell side for chips ``boxes`` (``N x 4``, grid CRS): the smallest of
-    :data:`AUTO_CELL_CHIPS` x the median chip side whose guard pass keeps at least
-    :data:`AUTO_KEEP` of the chips (the largest when none does).
+    """The default cell side for chips ``boxes`` (``N x 4``, grid CRS).
 
-    Small cells give many cells (split fractions close to the asked ones, test chips from all
-    over the region); chips near a cell of another split are lost, fewer as cells grow.
+    Each of :data:`AUTO_CELL_CHIPS` x the median chip side is tried (up to the first that
+    puts every chip in one cell): of those whose guard pass keeps at least :data:`AUTO_KEEP`
+    of the chips, the one whose kept chips best follow the asked fractions wins (the largest
+    ``min(kept in split / fraction)`` over the splits asked for: the biggest dataset with
+    exactly those shares that the chips hold), the smaller cell on a tie. Small cells give
+    many cells (test chips from all over the region, shares close to the asked ones) but lose
+    the chips near cells of another split; large ones lose few chips but leave few cells to
+    share out. When no size keeps :data:`AUTO_KEEP`, the one keeping most chips wins.
     """
     if not len(boxes):
         return 1.0
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     median = median if median > 0 else 1.0  # points only: any positive size
+    asked = {s: f for s, f in zip(SPLITS, rule.fractions, strict=True) if f > 0}
+    best: tuple[tuple[bool, float, int], float] | None = None
     for factor in AUTO_CELL_CHIPS:
         cell = factor * median
-        dropped = guard_conflicts(boxes, centre_splits(boxes, cell, seed, rule.fractions),
-                                  rule.guard_m, rule.fractions)
-        if len(boxes) - sum(dropped) >= AUTO_KEEP * len(boxes):
-            return cell
-    return AUTO_CELL_CHIPS[-1] * median
+        splits = centre_splits(boxes, cell, seed, rule.fractions)
+        dropped = guard_conflicts(boxes, splits, rule.guard_m, rule.fractions)
+        kept = [s for s, d in zip(splits, dropped, strict=True) if not d]
+        balanced = min(kept.count(s) / f for s, f in asked.items())
+        score = (len(kept) >= AUTO_KEEP * len(boxes), balanced, len(kept))
+        if best is None or score > best[0]:
+            best = (score, cell)
+        if len(_cells(boxes, cell)) == 1:
+            break  # larger cells change nothing more
+    assert best is not None
+    return best[1]
+
+
+def _cells(boxes: np.ndarray, cell: float) -> set[tuple[int, int]]:
+    """The cells holding the boxes' centres."""
+    columns = np.floor((boxes[:, 0] + boxes[:, 2]) / 2 / cell).astype(np.int64).tolist()
+    rows = np.floor((boxes[:, 1] + boxes[:, 3]) / 2 / cell).astype(np.int64).tolist()
+    return set(zip(columns, rows, strict=True))
 
 
 def centre_splits(boxes: np.ndarray, cell_size: float, seed: int,
@@ -211,11 +230,12 @@ def guard_conflicts(boxes: np.ndarray, splits: Sequence[str], guard: float | Non
     Two chips of different splits conflict when the gap between their footprints (the larger
     of the x and y gaps, negative when they overlap) is under the guard: ``guard`` units, or
     by default the mean of the two chips' sides. Conflicts are resolved by a greedy weighted
-    cover: the chip with the highest remaining conflicts x its split's fraction is dropped
-    first, so a large land-use chip goes before the many houses around it, while a test chip
-    (a small fraction) amid training chips is worth several of them and the splits keep
-    their shares; ties go against the lower-priority split (:data:`PRIORITY`: train, then
-    val, then test), then by footprint, so the outcome depends on the footprints only.
+    cover: the chip with the highest remaining conflicts x sqrt(its split's fraction) is
+    dropped first, so a large land-use chip goes before the many houses around it, while a
+    test chip (a small fraction) amid training chips is worth several of them and the splits
+    keep most of their shares; ties go against the lower-priority split (:data:`PRIORITY`:
+    train, then val, then test), then by footprint, so the outcome depends on the footprints
+    only.
 
     Args:
         boxes: ``N x 4`` chip footprints in one CRS (the grid CRS).
@@ -249,8 +269,11 @@ def guard_conflicts(boxes: np.ndarray, splits: Sequence[str], guard: float | Non
     for i, j in zip(first[close].tolist(), second[close].tolist(), strict=True):
         neighbours[i].add(j)
         neighbours[j].add(i)
+    # sqrt: at 0.8/0.1/0.1 a test chip outweighs ~3 train chips. Plain counts (no weight)
+    # lose fewest chips but empty the held-out cells, whose chips all border training ones;
+    # weights of 1/fraction keep the shares but lose a third more chips (bench/split_keep.py).
     share = dict(zip(SPLITS, fractions or [1.0] * len(SPLITS), strict=True))
-    weight = [share[split] for split in splits]
+    weight = [math.sqrt(share[split]) for split in splits]
     order = {index: (-int(rank[index]), *boxes[index].tolist()) for index in range(len(boxes))
              if neighbours[index]}
     heap = [(-len(neighbours[i]) * weight[i], *order[i], i) for i in order]
@@ -280,9 +303,10 @@ def split_cell_report(cell: float, rule: SplitRule, splits: Sequence[str],
         per_split[split]["dropped_near_other_split" if drop else "kept"] += 1
     return {
         "grid_crs": GRID_CRS, "cell_m": cell,
-        "cell_m_chosen": (f"auto: the smallest multiple of the median chip side (of "
+        "cell_m_chosen": (f"auto: the multiple of the median chip side (of "
                           f"{', '.join(f'{f:g}' for f in AUTO_CELL_CHIPS)}) keeping "
-                          f"{AUTO_KEEP:.0%} of the chips" if rule.cell_m is None else "given"),
+                          f">= {AUTO_KEEP:.0%} of the chips whose splits best follow the "
+                          "fractions" if rule.cell_m is None else "given"),
         "guard_m": rule.guard_m if rule.guard_m is not None else "each pair's mean chip side",
         "fractions": list(rule.fractions), "priority": list(PRIORITY), "per_split": per_split,
     }

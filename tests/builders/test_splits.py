@@ -13,6 +13,7 @@ from rsvl.builders.splits import (
     AUTO_CELL_CHIPS,
     AUTO_KEEP,
     NEAR_OTHER_SPLIT,
+    SplitDecision,
     SplitRule,
     centre_splits,
     check_fractions,
@@ -106,18 +107,24 @@ def test_fewest_chips_are_lost() -> None:
 
 
 def test_cells_chosen_from_the_chips() -> None:
-    """The smallest multiple of the median chip side that keeps 90 % of the chips."""
+    """Of the multiples of the median chip side keeping 90 % of the chips, the one whose
+    kept chips best follow the fractions."""
     boxes = _random_chips(400, 2)
-    decision = decide_splits(boxes, SplitRule(), 0)
-    cell = decision.report["cell_m"]
+    decision = decide_splits(boxes, SplitRule(fractions=FRACTIONS), 0)
     median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
-    factor = cell / median
-    assert factor in AUTO_CELL_CHIPS and decision.report["cell_m_chosen"].startswith("auto")
-    assert sum(decision.dropped) <= (1 - AUTO_KEEP) * len(boxes)
-    smaller = [f for f in AUTO_CELL_CHIPS if f < factor]
-    if smaller:  # the next smaller cell would have lost more
-        tighter = decide_splits(boxes, SplitRule(cell_m=smaller[-1] * median), 0)
-        assert sum(tighter.dropped) > (1 - AUTO_KEEP) * len(boxes)
+    assert decision.report["cell_m_chosen"].startswith("auto")
+    assert round(decision.report["cell_m"] / median, 6) in AUTO_CELL_CHIPS
+
+    def balanced(d: SplitDecision) -> float:
+        kept = [s for s, drop in zip(d.splits, d.dropped, strict=True) if not drop]
+        return min(kept.count(s) / f for s, f in zip(("train", "val", "test"), FRACTIONS,
+                                                     strict=True))
+
+    assert sum(decision.dropped) <= (1 - AUTO_KEEP) * len(boxes) and balanced(decision) > 0
+    for factor in AUTO_CELL_CHIPS[:6]:
+        other = decide_splits(boxes, SplitRule(cell_m=factor * median, fractions=FRACTIONS), 0)
+        if sum(other.dropped) <= (1 - AUTO_KEEP) * len(boxes):
+            assert balanced(other) <= balanced(decision)
     assert decide_splits(boxes, SplitRule(cell_m=70.0), 0).report["cell_m"] == 70.0
     assert NEAR_OTHER_SPLIT == "near_other_split"
 
