@@ -90,12 +90,16 @@ def _query_hits(queries: torch.Tensor, items: torch.Tensor,
     # float64: float32 matrix products round differently with the matrix shape (chunk size,
     # BLAS, hardware), which would reorder near-ties.
     distinct, copy_of = torch.unique(items, dim=0, return_inverse=True)
+    if len(distinct) == len(items):  # nothing repeated: keep the order, skip the expansion
+        distinct, copy_of = items, None
     distinct = distinct.double()
     hits: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     fragile: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     for start in range(0, len(queries), chunk_size):
         stop = min(start + chunk_size, len(queries))
-        scores = (queries[start:stop].double() @ distinct.T)[:, copy_of]
+        scores = queries[start:stop].double() @ distinct.T
+        if copy_of is not None:
+            scores = scores[:, copy_of]
         positive = positives(start, stop)
         answerable = positive.any(dim=1)
         best = scores.masked_fill(~positive, -math.inf).max(dim=1, keepdim=True).values
