@@ -11,6 +11,8 @@ import pytest
 
 from rsvl.errors import InputError
 from rsvl.evaluation.features import FeatureOptions
+from rsvl.evaluation.report import build_report
+from rsvl.evaluation.results import read_results
 from rsvl.evaluation.runner import (
     EvalRequest,
     read_suite,
@@ -141,3 +143,22 @@ def test_suite_vqa_runs_take_a_head_recipe(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="suite vqa_head"):
         suite_requests({"runs": [{"task": "vqa", "datasets": ["vqa"],
                                   "vqa_head": {"epoch": 5}}]}, None)
+
+
+def test_a_partial_benchmark_is_scored_only_when_allowed(micro: LoadedModel, karpathy: Path,
+                                                         tmp_path: Path) -> None:
+    home = tmp_path / "data" / "RSICD"
+    home.mkdir(parents=True)
+    (home / "images").symlink_to(karpathy.parent / "images")
+    (home / "dataset_rsicd.json").write_text(karpathy.read_text())
+    (karpathy.parent / "images" / "im2.png").write_bytes(b"broken")
+    request = EvalRequest("retrieval", "rsicd", root=str(tmp_path / "data"))
+    with pytest.raises(InputError, match="RSICD .* is incomplete .*--allow-partial"):
+        run_evaluation(micro, request, tmp_path / "out")
+    path, result = run_evaluation(micro, replace(request, allow_partial=True), tmp_path / "out")
+    assert result is not None and result["completeness"] == {
+        "expected_images": 10921, "found_images": 5, "missing_files": 0, "partial": True}
+    assert result["num_skipped"] == 1
+    markdown = build_report(read_results(tmp_path / "out")).markdown
+    assert "PARTIAL dataset, 5 of 10921 images" in markdown
+    assert "1 unreadable image(s) left out of 4" in markdown
