@@ -1,5 +1,5 @@
-"""``rsvl eval``: zero-shot, retrieval, linear probe, k-NN, VQA, or a suite of them; one JSON
-each, all through :mod:`rsvl.evaluation.runner`."""
+"""``rsvl eval``: zero-shot, retrieval, linear probe, k-NN, VQA, segmentation, or a suite of
+them; one JSON each, all through :mod:`rsvl.evaluation.runner`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ TASK_HELP = {
     "knn": "k-nearest-neighbour classification on frozen image features",
     "vqa": "VQA on the RSVQA layout: zero-shot CLIP or a trained fusion head (OA, AA, per type; "
            "majority, per-type majority and question-only baselines)",
+    "segmentation": "open-vocabulary localisation: patch-text similarity maps against masks "
+                    "(mIoU, pixel accuracy) of a region folder's classes.tif or a caption "
+                    "build's region-text pairs",
 }
 # HeadRecipe field -> (flag, help, type); the defaults live in the dataclass only.
 HEAD_FLAGS: dict[str, tuple[str, str, type]] = {
@@ -76,6 +79,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if task in ("linear-probe", "knn"):
             task_parser.add_argument("--k-shot", type=int, help="training images per class")
             task_parser.add_argument("--seed", type=int, default=0, help="split seed")
+        if task == "segmentation":
+            task_parser.add_argument("--preset", default="rsvl", help="prompt preset")
+            task_parser.add_argument("--templates", help="template set name or JSON file")
+            task_parser.add_argument("--split", default="test", help="split of the chips "
+                                     "(default: test; 'all' for every chip)")
+            task_parser.add_argument("--chip-m", type=float, help="region folder: grid chip "
+                                     "side in metres (default 96)")
+            task_parser.add_argument("--cell-m", type=float, help="region folder: split cell "
+                                     "side in metres (default: automatic, as caption builds)")
+            task_parser.add_argument("--seed", type=int, default=0, help="split seed")
         if task == "knn":
             task_parser.add_argument("--k", type=int, default=20, help="neighbours")
     suite = sub.add_parser("suite", help="run a suite file (eval/suites/*.json)")
@@ -121,6 +134,26 @@ def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
     return extra
 
 
+def _region_mask_set(args: argparse.Namespace) -> str:
+    """The dataset to evaluate: for segmentation on a region folder, its mask set (cut into
+    ``--cache-dir``: the result's fingerprint covers its pixels, so the folder is only a cache)."""
+    from pathlib import Path
+
+    folder = Path(args.dataset or "")
+    if args.task != "segmentation" or not (folder / "region.json").is_file():
+        return str(args.dataset)
+    from rsvl.builders.segmentation_sets import write_region_mask_set
+    from rsvl.builders.splits import SplitRule
+
+    chip_m = args.chip_m or 96.0
+    cell = f"cell{args.cell_m:g}" if args.cell_m else "auto"
+    out = Path(args.cache_dir) / "segmentation" / (
+        f"{folder.resolve().name}-{chip_m:g}m-{cell}-seed{args.seed}-{args.split}")
+    write_region_mask_set(folder, out, args.split, chip_m=chip_m,
+                          rule=SplitRule(cell_m=args.cell_m), seed=args.seed)
+    return str(out)
+
+
 def _list() -> int:
     from rsvl.evaluation import get_benchmark, list_benchmarks, list_presets, list_template_sets
 
@@ -155,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         requests = [replace(r, allow_partial=args.allow_partial)
                     for r in suite_requests(read_suite(args.suite), args.root)]
     else:
-        requests = [EvalRequest(task=args.task, dataset=args.dataset, root=args.root,
+        requests = [EvalRequest(task=args.task, dataset=_region_mask_set(args), root=args.root,
                                 **_request_fields(args))]
     loaded = load_clip(args.model, device=args.device)
     if args.task != "suite":

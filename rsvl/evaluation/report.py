@@ -29,6 +29,7 @@ HEADLINE: dict[str, tuple[str, float, str]] = {
     "knn": ("acc1", 100.0, "k-NN top-1 accuracy (%)"),
     "vqa-zeroshot": ("oa", 100.0, "VQA zero-shot overall accuracy (%)"),
     "vqa-head": ("oa", 100.0, "VQA fusion-head overall accuracy (%)"),
+    "segmentation": ("miou", 100.0, "open-vocabulary segmentation mIoU (%)"),
 }
 
 

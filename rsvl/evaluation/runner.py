@@ -2,10 +2,11 @@
 and the demo.
 
 Tasks are a dict name -> (dataset loader, evaluator): zero-shot, retrieval, linear probe,
-k-NN and VQA (zero-shot or a trained head, with its majority, per-type majority and
-question-only baselines). A result that already exists is kept when it records the same request
-protocol (:func:`request_protocol`; interrupted suites resume), recomputed otherwise or with
-``overwrite``.
+k-NN, VQA (zero-shot or a trained head, with its majority, per-type majority and
+question-only baselines) and open-vocabulary segmentation
+(:mod:`rsvl.evaluation.segmentation`). A result that already exists is kept when it records the
+same request protocol (:func:`request_protocol`; interrupted suites resume), recomputed
+otherwise or with ``overwrite``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,18 @@ from rsvl.evaluation.results import (
     write_result,
 )
 from rsvl.evaluation.retrieval import evaluate_retrieval
+from rsvl.evaluation.segmentation import (
+    SegmentationSet,
+    evaluate_segmentation,
+    load_segmentation,
+)
 from rsvl.evaluation.vqa.evaluate import VqaSplits, evaluate_vqa, vqa_task
 from rsvl.evaluation.vqa.head import HeadRecipe, load_head, save_head, train_vqa_head
 from rsvl.evaluation.zeroshot import zero_shot_classify
 from rsvl.models import LoadedModel
 from rsvl.vqa.rsvl_format import list_splits, read_rsvqa
 
-Dataset = ClassificationSet | RetrievalSet | VqaSplits
+Dataset = ClassificationSet | RetrievalSet | VqaSplits | SegmentationSet
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ class EvalRequest:
     """One evaluation to run.
 
     Attributes:
-        task: ``zeroshot``, ``retrieval``, ``linear-probe``, ``knn`` or ``vqa``.
+        task: ``zeroshot``, ``retrieval``, ``linear-probe``, ``knn``, ``vqa`` or
+            ``segmentation``.
         dataset: Registry name, folder or caption file (VQA: an RSVQA-layout folder).
         root: Where a registered dataset lives.
         split: Evaluated split (default ``test``; VQA: the only split when there is no
@@ -98,6 +105,7 @@ PROTOCOL_FIELDS: dict[str, tuple[str, ...]] = {
     "knn": ("k", "k_shot", "seed"),
     "vqa": ("split", "prefix", "method", "train_split", "bin_counts", "head", "vqa_head",
             "seed"),
+    "segmentation": ("split", "preset", "templates"),
 }
 
 
@@ -193,6 +201,19 @@ def _vqa(loaded: LoadedModel, dataset: Any, request: EvalRequest,
                         seed=request.seed, options=options)
 
 
+def _load_segmentation(request: EvalRequest) -> Dataset:
+    return load_segmentation(request.dataset, request.split)
+
+
+def _segmentation(loaded: LoadedModel, dataset: Any, request: EvalRequest,
+                  options: FeatureOptions) -> dict[str, Any]:
+    resolved = _zeroshot_protocol(request, dataset)
+    outcome = evaluate_segmentation(loaded, dataset, resolved["templates"],
+                                    ensemble=resolved["ensemble"], batch_size=options.batch_size)
+    outcome["protocol"] |= {"preset": resolved["preset"], "template_set": resolved["template_set"]}
+    return outcome
+
+
 Evaluator = Callable[[LoadedModel, Any, EvalRequest, FeatureOptions], dict[str, Any]]
 TASKS: dict[str, tuple[Callable[[EvalRequest], Dataset], Evaluator]] = {
     "zeroshot": (_load_for_zeroshot, _zeroshot),
@@ -200,6 +221,7 @@ TASKS: dict[str, tuple[Callable[[EvalRequest], Dataset], Evaluator]] = {
     "linear-probe": (_load_images, _linear_probe),
     "knn": (_load_images, _knn),
     "vqa": (_load_vqa, _vqa),
+    "segmentation": (_load_segmentation, _segmentation),
 }
 
 
@@ -223,7 +245,8 @@ def run_evaluation(
                                                                             "knn") else None
     task = vqa_task(request.method) if request.task == "vqa" else request.task
     protocol = request_protocol(request)
-    resolved = _zeroshot_protocol(request, dataset) if request.task == "zeroshot" else None
+    resolved = _zeroshot_protocol(request, dataset) if request.task in ("zeroshot",
+                                                                         "segmentation") else None
     identity = request_identity(protocol, dataset, loaded, resolved)
     stem = result_stem(task, dataset.name, dataset.split, str(loaded.spec),
                        loaded.checksum, preset, variant, identity)
