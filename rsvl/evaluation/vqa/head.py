@@ -14,11 +14,12 @@ split by image; a high-resolution split) shape this head:
 - with few training images, the fusion memorises each image's answers at once and generalises
   worse than the question alone. So training has two stages, both on the training images minus
   a held-out share (``val_fraction``, split by image, never by question): the question prior,
-  then the image evidence on top of the frozen prior, kept at the epoch of best held-out
-  accuracy among those that beat the prior significantly (sign test); zero epochs when the
-  image never helps (the head is then its question
-  prior, and its config says so). The prior never sees the held-out images, so the held-out
-  comparison is fair to the image.
+  then the evidence on top of the frozen prior, kept at the epoch of best held-out accuracy
+  among those that beat the prior significantly (sign test). The evidence is trained twice,
+  once on a constant image (exactly the question-only baseline's) and once on the real image;
+  the image is used only when it beats the constant significantly on the held-out images, else
+  the head is the question-only head and its config says so (``uses_image``). The prior never
+  sees the held-out images, so the held-out comparison is fair to the image.
 
 The question is represented by its CLIP text embedding, its words (a bag of the training
 questions' words: random and small text towers barely tell apart two questions that differ in
@@ -134,7 +135,11 @@ class ImageEvidence(nn.Module):
 
 
 class FusionHead(nn.Module):
-    """Standardised inputs; logits = question prior + ``image_weight`` x image evidence."""
+    """Standardised inputs; logits = question prior + evidence(image x ``use_image``, question).
+
+    ``use_image`` is 0 when the held-out images chose the evidence trained on a constant image
+    (and in the question-only baseline): the image is then replaced by that constant.
+    """
 
     def __init__(self, image_dim: int, question_dim: int, hidden: int, answers: int,
                  dropout: float = 0.2):
@@ -143,11 +148,11 @@ class FusionHead(nn.Module):
         self.std_image: torch.Tensor
         self.mean_question: torch.Tensor
         self.std_question: torch.Tensor
-        self.image_weight: torch.Tensor
+        self.use_image: torch.Tensor
         for tower, dim in (("image", image_dim), ("question", question_dim)):
             self.register_buffer(f"mean_{tower}", torch.zeros(dim))
             self.register_buffer(f"std_{tower}", torch.ones(dim))
-        self.register_buffer("image_weight", torch.ones(()))
+        self.register_buffer("use_image", torch.ones(()))
         self.prior = QuestionPrior(question_dim, hidden, answers, dropout)
         self.evidence = ImageEvidence(image_dim, question_dim, hidden, answers, dropout)
 
@@ -160,7 +165,7 @@ class FusionHead(nn.Module):
     def forward(self, image: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
         """Answer logits ``[batch, answers]`` of raw image and question features."""
         image, question = self.standardise(image, question)
-        return self.prior(question) + self.image_weight * self.evidence(image, question)
+        return self.prior(question) + self.evidence(image * self.use_image, question)
 
 
 @dataclass
@@ -181,7 +186,8 @@ class TrainedHead:
     def protocol(self) -> dict[str, Any]:
         """What a result file records about the head."""
         keys = ("recipe", "seed", "question_only", "bin_counts", "train_split",
-                "train_questions", "image_epochs", "held_out", "model_checksum")
+                "train_questions", "uses_image", "image_epochs", "held_out",
+                "model_checksum")
         return {"head": {k: self.config.get(k) for k in keys}}
 
     def question_inputs(self, text: torch.Tensor, questions: Sequence[VqaQuestion]
@@ -289,7 +295,6 @@ def train_vqa_head(
     from accelerate.utils import set_seed
 
     recipe = recipe or HeadRecipe()
-    set_seed(seed)
     answers = answer_vocabulary(train, recipe.top_answers, bin_counts)
     label_of = {a: i for i, a in enumerate(answers)}
     image, text, readable, _ = _features(loaded, train, options)
@@ -311,6 +316,9 @@ def train_vqa_head(
     question = question_inputs(text[keep], questions, words, types)
     labels = labels[keep]
     mask = _answer_mask(answers, by_type, [q.type for q in questions])
+    # Seeded after the features: computing them (a DataLoader) draws from the global RNG only
+    # when they are not cached yet, and the question-only baseline must equal the head's branch.
+    set_seed(seed)
     module = FusionHead(image.shape[1], question.shape[1], recipe.hidden, len(answers))
     for name, values in (("image", image), ("question", question)):
         getattr(module, f"mean_{name}").copy_(values.mean(0))
@@ -330,20 +338,35 @@ def train_vqa_head(
         module.prior.eval()
         with torch.no_grad():
             prior_logits = module.prior(std_question)
-        image_epochs, accuracies, evidence_loss = _train_evidence(
-            module.evidence, (std_image, std_question, prior_logits, labels, mask), val, recipe,
-            seed, accelerator)
-    module.image_weight.fill_(1.0 if image_epochs else 0.0)
+        # The evidence on a constant image (what the question-only baseline trains) and, unless
+        # this is that baseline, on the real image: the image must beat the constant.
+        start = copy.deepcopy(module.evidence.state_dict())
+        inputs = (std_question, prior_logits, labels, mask)
+        branches = {"question_only": _train_evidence(module.evidence, start,
+                                                     torch.zeros_like(std_image), inputs, val,
+                                                     recipe, seed, accelerator)}
+        if not question_only:
+            branches["image"] = _train_evidence(module.evidence, start, std_image, inputs, val,
+                                                recipe, seed, accelerator)
+    blind, seen = branches["question_only"], branches.get("image")
+    uses_image = seen is not None and (not val.any() or (
+        seen.accuracies[seen.epoch] > blind.accuracies[blind.epoch]
+        and _significant(blind.right, seen.right)))
+    chosen = seen if uses_image and seen is not None else blind
+    module.evidence.load_state_dict(chosen.state)
+    module.use_image.fill_(1.0 if uses_image else 0.0)
     module = module.cpu().eval()
     config = {"dim": image.shape[1], "question_dim": question.shape[1],
               "recipe": asdict(recipe), "words": words, "types": types,
               "answers_by_type": by_type, "seed": seed, "question_only": question_only,
               "bin_counts": bin_counts, "train_split": train.split, "train_dataset": train.name,
-              "train_questions": len(questions), "image_epochs": image_epochs,
+              "train_questions": len(questions), "uses_image": uses_image,
+              "image_epochs": chosen.epoch if uses_image else 0,
               "held_out": {"images": len(held_out), "questions": int(val.sum()),
-                           "accuracy_by_image_epoch": accuracies},
+                           "accuracy_by_epoch": {k: b.accuracies for k, b in branches.items()}},
               "model": str(loaded.spec), "model_checksum": loaded.checksum,
-              "loss_history": {"prior": prior_loss, "evidence": evidence_loss}}
+              "loss_history": {"prior": prior_loss,
+                               **{k: b.losses for k, b in branches.items()}}}
     return TrainedHead(module, answers, config)
 
 
@@ -352,17 +375,26 @@ def _masked_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor)
     return nn.functional.cross_entropy(logits.masked_fill(~mask, -1e4), labels)
 
 
+def _prepared(module: nn.Module, count: int, recipe: HeadRecipe, seed: int, accelerator: Any
+              ) -> tuple[Any, Any, Any, _Batches]:
+    """``module`` and its AdamW (cosine decay over every epoch's steps) prepared by Accelerate,
+    and the index batches over ``count`` questions."""
+    batches = _Batches(count, recipe.batch_size, seed, accelerator.process_index,
+                       accelerator.num_processes)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=recipe.lr, weight_decay=1e-4,
+                                  foreach=True)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                           recipe.epochs * len(batches))
+    model, optimizer = accelerator.prepare(module, optimizer)
+    return model, optimizer, scheduler, batches
+
+
 def _train_prior(prior: QuestionPrior, question: torch.Tensor, labels: torch.Tensor,
                  mask: torch.Tensor, recipe: HeadRecipe, seed: int, accelerator: Any
                  ) -> list[float]:
     """Stage 1: the question prior on the non-held-out questions; the mean loss per epoch."""
-    batches = _Batches(len(labels), recipe.batch_size, seed, accelerator.process_index,
-                       accelerator.num_processes)
-    optimizer = torch.optim.AdamW(prior.parameters(), lr=recipe.lr, weight_decay=1e-4,
-                                  foreach=True)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
-                                                           recipe.epochs * len(batches))
-    model, optimizer = accelerator.prepare(prior, optimizer)
+    model, optimizer, scheduler, batches = _prepared(prior, len(labels), recipe, seed,
+                                                     accelerator)
     model.train()
     tensors = tuple(t.to(accelerator.device) for t in (question, labels, mask))
     history = _fit(lambda index: _masked_loss(model(tensors[0][index]), tensors[1][index],
@@ -372,57 +404,69 @@ def _train_prior(prior: QuestionPrior, question: torch.Tensor, labels: torch.Ten
     return history
 
 
-def _train_evidence(evidence: ImageEvidence, tensors: tuple[torch.Tensor, ...],
-                    val: torch.Tensor, recipe: HeadRecipe, seed: int, accelerator: Any
-                    ) -> tuple[int, list[float], list[float]]:
-    """Stage 2: image evidence on top of the frozen prior, on the non-held-out images.
+@dataclass
+class _Stage:
+    """What an evidence stage kept: its best epoch (0: nothing added to the prior), that
+    epoch's weights and held-out right answers, held-out accuracy per epoch, losses."""
 
-    Keeps the weights of the epoch with the best held-out accuracy (epoch 0: no evidence);
-    returns that epoch, the held-out accuracy after each epoch (from 0) and the losses.
+    epoch: int
+    state: dict[str, torch.Tensor]
+    right: torch.Tensor
+    accuracies: list[float]
+    losses: list[float]
+
+
+def _train_evidence(evidence: ImageEvidence, start: dict[str, torch.Tensor], image: torch.Tensor,
+                    tensors: tuple[torch.Tensor, ...], val: torch.Tensor, recipe: HeadRecipe,
+                    seed: int, accelerator: Any) -> _Stage:
+    """Stage 2: evidence from ``image`` on top of the frozen prior, on the non-held-out images,
+    from the weights ``start`` (seeded alike for every branch).
+
+    Keeps the epoch of best held-out accuracy among those that beat the prior significantly
+    (epoch 0, the prior alone, otherwise).
     """
-    image, question, prior_logits, labels, mask = tensors
+    from accelerate.utils import set_seed
+
+    set_seed(seed + 1)
+    evidence.load_state_dict(start)
+    question, prior_logits, labels, mask = tensors
     fit = (~val).nonzero().squeeze(1)
-    batches = _Batches(len(fit), recipe.batch_size, seed + 1, accelerator.process_index,
-                       accelerator.num_processes)
-    optimizer = torch.optim.AdamW(evidence.parameters(), lr=recipe.lr, weight_decay=1e-4,
-                                  foreach=True)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
-                                                           recipe.epochs * len(batches))
-    model, optimizer = accelerator.prepare(evidence, optimizer)
+    model, optimizer, scheduler, batches = _prepared(evidence, len(fit), recipe, seed + 1,
+                                                     accelerator)
     device = accelerator.device
-    image, question, prior_logits, labels, mask = (t.to(device) for t in tensors)
+    image, question, prior_logits, labels, mask = (t.to(device) for t in (image, *tensors))
     fit, val = fit.to(device), val.to(device)
 
-    def held_out_right(weight: float) -> torch.Tensor:
+    def held_out_right() -> torch.Tensor:
         model.eval()
         with torch.no_grad():
-            logits = prior_logits[val] + weight * model(image[val], question[val])
+            logits = prior_logits[val] + model(image[val], question[val])
         model.train()
         return logits.masked_fill(~mask[val], float("-inf")).argmax(1) == labels[val]
 
-    prior_right = held_out_right(0.0)
-    accuracies = [float(prior_right.float().mean()) if val.any() else math.nan]
-    best_epoch, best_state = 0, copy.deepcopy(accelerator.unwrap_model(model).state_dict())
+    def accuracy(right: torch.Tensor) -> float:
+        return float(right.float().mean()) if val.any() else math.nan
+
+    prior_right = held_out_right()  # the output layer starts at zero: the prior alone
+    best = _Stage(0, copy.deepcopy(start), prior_right, [accuracy(prior_right)], [])
 
     def after_epoch(epoch: int) -> bool:
-        nonlocal best_epoch, best_state
-        right = held_out_right(1.0)
-        accuracies.append(float(right.float().mean()) if val.any() else math.nan)
-        if not val.any() or (accuracies[-1] > accuracies[best_epoch]
+        right = held_out_right()
+        best.accuracies.append(accuracy(right))
+        if not val.any() or (best.accuracies[-1] > best.accuracies[best.epoch]
                              and _significant(prior_right, right)):
-            best_epoch = epoch + 1
-            best_state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
-        return epoch + 1 - best_epoch >= recipe.patience
+            best.epoch, best.right = epoch + 1, right
+            best.state = copy.deepcopy(accelerator.unwrap_model(model).state_dict())
+        return epoch + 1 - best.epoch >= recipe.patience
 
     model.train()
-    history = _fit(lambda index: _masked_loss(
+    best.losses = _fit(lambda index: _masked_loss(
         prior_logits[fit[index]] + model(image[fit[index]], question[fit[index]]),
         labels[fit[index]], mask[fit[index]]),
         optimizer, scheduler, batches, accelerator, recipe.epochs, after_epoch)
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped.load_state_dict(best_state)
-    unwrapped.cpu()
-    return best_epoch, accuracies, history
+    accelerator.unwrap_model(model).cpu()
+    best.right = best.right.cpu()
+    return best
 
 
 def _significant(before: torch.Tensor, after: torch.Tensor) -> bool:
@@ -494,8 +538,6 @@ def head_logits(head: TrainedHead, loaded: LoadedModel, dataset: VqaSet,
                           f"({str(head.config.get('model_checksum'))[:8]}); evaluate it with "
                           f"that model, not {loaded.spec} ({loaded.checksum[:8]})")
     image, text, readable, skipped = _features(loaded, dataset, options)
-    if head.config.get("question_only"):
-        image = torch.zeros_like(image)
     question = head.question_inputs(text, dataset.questions)
     with torch.inference_mode(), _one_thread():
         logits = head.module(image, question)
