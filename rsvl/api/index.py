@@ -35,7 +35,14 @@ from rsvl.api.tiling import chip_extent, chip_grid
 from rsvl.data.atomic import atomic_folder, write_json
 from rsvl.data.images import open_image
 from rsvl.data.records import RECORDS_FILE, read_records
-from rsvl.data.shards import SIZES_FILE, iter_shard, list_shards, read_sizes
+from rsvl.data.shards import (
+    SIZES_FILE,
+    iter_shard,
+    list_shards,
+    read_sizes,
+    shard_folders_for,
+    split_folders,
+)
 from rsvl.errors import ConfigError, InputError
 
 INDEX_FORMAT = "rsvl-image-index"
@@ -151,9 +158,11 @@ class ImageIndex:
         """
         path = Path(path)
         rows: list[dict[str, Any]] = []
-        if path.is_dir() and (path / SIZES_FILE).is_file():
-            kind, total = "shards", sum(read_sizes(path).values())
-            images: Iterable[Image.Image] = _shard_images(path, rows)
+        if _is_shard_folder(path):
+            folders = shard_folders_for(path)  # a dataset's shards/: every split's folder
+            kind, total = "shards", sum(sum(read_sizes(f).values()) for f in folders)
+            images: Iterable[Image.Image] = (
+                image for folder in folders for image in _shard_images(folder, rows))
         else:
             kind = "records"
             rows = _record_rows(path / RECORDS_FILE if path.is_dir() else path)
@@ -501,7 +510,7 @@ def source_kind(source: str | Path) -> str:
     MBTiles file or a ``{z}/{x}/{y}`` tile folder) or ``folder`` (any other folder of images)."""
     path = Path(source)
     if path.is_dir():
-        if (path / SIZES_FILE).is_file() or (path / RECORDS_FILE).is_file():
+        if _is_shard_folder(path) or (path / RECORDS_FILE).is_file():
             return "records"
         entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
         if entries and all(entry.is_dir() and entry.name.isdigit() for entry in entries):
@@ -565,6 +574,11 @@ def _record_rows(records_file: Path) -> list[dict[str, Any]]:
     return [{"key": r.key, "path": str((root / r.image).resolve()), "caption": r.captions[0],
              "split": r.split, "footprint": r.footprint, "crs": r.crs}
             for r in read_records(records_file)]
+
+
+def _is_shard_folder(path: Path) -> bool:
+    """A shard folder, or a dataset's ``shards/`` written per split."""
+    return path.is_dir() and ((path / SIZES_FILE).is_file() or bool(split_folders(path)))
 
 
 def _shard_images(shard_dir: Path, rows: list[dict[str, Any]]) -> Iterator[Image.Image]:

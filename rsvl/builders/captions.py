@@ -32,7 +32,13 @@ import numpy as np
 import shapely
 
 from rsvl.builders.chips import OUTSIDE_IMAGERY
-from rsvl.builders.export import write_footprints, write_parquet, write_shards
+from rsvl.builders.export import (
+    open_clip_command,
+    open_clip_recipe,
+    write_footprints,
+    write_parquet,
+    write_shards,
+)
 from rsvl.builders.filters import (
     Candidate,
     Selection,
@@ -67,6 +73,7 @@ from rsvl.builders.settings import (
 from rsvl.builders.splits import cell_size
 from rsvl.data.atomic import remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
+from rsvl.data.shards import SHARDS_DIR
 from rsvl.errors import ConfigError
 from rsvl.imagery import open_imagery
 from rsvl.imagery.base import Imagery
@@ -117,6 +124,8 @@ class BuildResult:
                 lines.append(f"no {'/'.join(empty)} chips: the area spans too few split cells "
                              "of chips this size; give smaller --split-cell-m (loses more "
                              "chips) or --split-guard-m 0 (no gap, only no shared pixel)")
+        if "open_clip" in self.manifest:
+            lines.append(open_clip_command(self.manifest["open_clip"]))
         return "\n".join(lines)
 
 
@@ -328,6 +337,7 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     write_records(root / RECORDS_FILE, records)
     shards = write_shards(root, records, config.shard_size)
     per_split = write_parquet(root, records)
+    recipe = open_clip_recipe(Path(config.out) / SHARDS_DIR, shards, per_split)
     write_footprints(root, records)
     manifest = write_manifest(
         root,
@@ -338,7 +348,8 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
                 "focus_objects": focus.vocabulary.features_seen + focus.outside, **per_split},
         rejected=rejected,
         imagery_licence=imagery.licence,
-        extra={"shards": shards, "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
+        extra={"shards": shards, "open_clip": recipe,
+               "imagery_crs": imagery.crs, "imagery_gsd_m": imagery.gsd_m,
                "split": selection.report, "tag_vocabulary": focus.vocabulary.to_dict()},
     )
     clock.lap("outputs")

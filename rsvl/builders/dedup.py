@@ -10,8 +10,8 @@ Three tests, strongest first, each giving one training image its closest evaluat
 - ``embedding`` (optional): cosine similarity of image embeddings from a chosen model
   (:func:`rsvl.models.load_clip`) at or above ``min_cosine``.
 
-:func:`deduplicate` writes ``removed.json`` into every training dataset's root (next to its
-shards; :mod:`rsvl.data.mixtures` skips those keys) and an overlap table (Markdown and CSV).
+:func:`deduplicate` writes ``removed.json`` into every training dataset's root (every training
+reader skips those keys: :mod:`rsvl.data.exclusions`) and an overlap table (Markdown and CSV).
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Write a built dataset's records as WebDataset shards, Parquet splits and a footprint index.
 
+Shards and Parquet are written per split (``shards/train/``, ``parquet/train.parquet``...),
+so each training copy holds training samples only; :func:`reshard` rewrites a dataset built
+before shards were split.
+
 All three are derived from ``records.jsonl`` and the chip files, in record order, so they are
 pure functions of the records: a resumed build rewrites them identically.
 """
@@ -19,16 +23,30 @@ import pyarrow.parquet as pq
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from rsvl.builders.regions import regions_json
 from rsvl.data.atomic import atomic_open
 from rsvl.data.records import SPLITS, Record
-from rsvl.data.shards import ShardWriter
+from rsvl.data.shards import (
+    SHARDS_DIR,
+    SIZES_FILE,
+    ShardWriter,
+    brace_pattern,
+    iter_shard,
+    list_shards,
+    read_sizes,
+    split_folders,
+)
+from rsvl.errors import InputError
 from rsvl.imagery.geo import WGS84, footprint_to_crs
 
 PARQUET_BATCH = 256
 
 
-def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) -> int:
-    """Write ``root/shards/{00000..}.tar`` + ``sizes.json`` from the records, in order.
+def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) -> dict[str, int]:
+    """Write ``root/shards/{split}/{00000..}.tar`` + ``sizes.json`` per split, in record order.
+
+    Each split gets its own folder (only the splits that have records), so a WebDataset reader
+    pointed at ``shards/train`` can only read training samples.
 
     Args:
         root: The dataset root (chip paths in the records are relative to it).
@@ -36,16 +54,94 @@ def write_shards(root: Path, records: Sequence[Record], shard_size: int = 1000) 
         shard_size: Samples per shard.
 
     Returns:
-        The number of shards written.
+        Shards written per split.
     """
-    shard_dir = root / "shards"
-    # Old shards may outnumber new ones (a rebuild with fewer records): start clean.
+    shard_dir = root / SHARDS_DIR
+    # Old shards may outnumber new ones (a rebuild with fewer records) or lie in the old
+    # mixed-split layout: start clean.
     shutil.rmtree(shard_dir, ignore_errors=True)
-    with ShardWriter(shard_dir, max_samples=shard_size) as writer:
-        for record in records:
-            ext = Path(record.image).suffix.lstrip(".")
-            writer.write(record, (root / record.image).read_bytes(), ext)
-    return writer.index
+    counts = {}
+    for split in SPLITS:
+        chosen = [r for r in records if r.split == split]
+        if not chosen:
+            continue
+        with ShardWriter(shard_dir / split, max_samples=shard_size) as writer:
+            for record in chosen:
+                ext = Path(record.image).suffix.lstrip(".")
+                writer.write(record, (root / record.image).read_bytes(), ext)
+        counts[split] = writer.index
+    return counts
+
+
+def open_clip_recipe(shards_root: str | Path, shards: dict[str, int],
+                     samples: dict[str, int]) -> dict[str, Any]:
+    """open_clip's ``--train-data`` pattern and ``--train-num-samples`` for the training split
+    (what the build prints and the manifest records); empty without training shards.
+
+    Args:
+        shards_root: The dataset's ``shards/`` folder as the user named it (the pattern starts
+            with it).
+        shards: Shards per split (from :func:`write_shards`).
+        samples: Samples per split.
+    """
+    if not shards.get("train"):
+        return {}
+    pattern = brace_pattern(Path(shards_root) / "train", shards["train"])
+    return {"train_data": pattern, "train_num_samples": samples["train"],
+            "dataset_type": "webdataset"}
+
+
+def open_clip_command(recipe: dict[str, Any]) -> str:
+    """The recipe as open_clip flags, one line (``--train-data "..." --train-num-samples N``)."""
+    if not recipe:
+        return "open_clip: no training split, nothing to train on"
+    return (f"open_clip: --train-data \"{recipe['train_data']}\" --train-num-samples "
+            f"{recipe['train_num_samples']} --dataset-type {recipe['dataset_type']}")
+
+
+def reshard(path: str | Path, shard_size: int | None = None) -> dict[str, int]:
+    """Rewrite an old mixed-split shard folder into per-split folders, in place.
+
+    Samples keep their order and bytes, so the result equals what a build writes today. The
+    new folders are written beside the old one and swapped in, so an interruption leaves the
+    old shards whole.
+
+    Args:
+        path: The shard folder (old tars + ``sizes.json``) or the dataset root holding it as
+            ``shards/``.
+        shard_size: Samples per new shard; default the old folder's largest shard.
+
+    Returns:
+        Shards written per split.
+
+    Raises:
+        InputError: No shard folder there, or it is already split.
+    """
+    path = Path(path)
+    old = path if (path / SIZES_FILE).is_file() or split_folders(path) else path / SHARDS_DIR
+    root = old.parent
+    if split_folders(old):
+        raise InputError(f"{old} is already written per split ({', '.join(split_folders(old))}); "
+                         "nothing to rewrite")
+    sizes = read_sizes(old)
+    size = shard_size or max(sizes.values(), default=1)
+    staging = root / f".{old.name}.reshard"
+    shutil.rmtree(staging, ignore_errors=True)
+    writers = {split: ShardWriter(staging / split, max_samples=size) for split in SPLITS}
+    for shard in list_shards(old):
+        for sample in iter_shard(shard):
+            record = Record.from_dict(sample.record)
+            writers[record.split].write(record, sample.image, sample.image_ext)
+    for split, writer in writers.items():
+        writer.close()
+        if not writer.index:
+            shutil.rmtree(staging / split)
+    retired = root / f".{old.name}.old"
+    shutil.rmtree(retired, ignore_errors=True)
+    old.rename(retired)
+    staging.rename(old)
+    shutil.rmtree(retired)
+    return {split: writer.index for split, writer in writers.items() if writer.index}
 
 
 def _value(dtype: str) -> dict[str, Any]:
@@ -72,6 +168,8 @@ PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, Any]]] = {
     "footprint": (pa.list_(pa.float64()), {"feature": _value("float64"), "_type": "Sequence"}),
     "crs": (pa.string(), _value("string")),
     "gsd_m": (pa.float64(), _value("float64")),
+    # Region-text pairs (rsvl.builders.regions) as JSON text; null for records without them.
+    "regions": (pa.string(), _value("string")),
 }
 
 
@@ -99,6 +197,7 @@ def _parquet_rows(root: Path, records: Iterable[Record]) -> Iterator[dict[str, o
             "footprint": record.footprint,
             "crs": record.crs,
             "gsd_m": record.gsd_m,
+            "regions": regions_json(record.extra),
         }
 
 

@@ -10,9 +10,10 @@ A mixture file is JSON; dataset paths are relative to the file's folder::
       ]
     }
 
-``splits`` defaults to ``["train"]``. A dataset's ``removed.json`` (written by
-:func:`rsvl.builders.dedup.deduplicate` next to its shards) is always applied: its keys, images
-that duplicate an evaluation image, are never sampled.
+``splits`` defaults to ``["train"]``; only those splits' shard folders are read. Which samples
+are sampled is decided by :mod:`rsvl.data.exclusions`, as for every training reader: a
+dataset's ``removed.json`` (written by ``rsvl build dedup`` into its root) is always applied,
+so images that duplicate an evaluation image are never sampled.
 
 Two ways to read a mixture:
 
@@ -26,6 +27,7 @@ Two ways to read a mixture:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +36,25 @@ from typing import Any
 import numpy as np
 
 from rsvl.data.atomic import read_json
-from rsvl.data.exclusions import read_removed
+from rsvl.data.exclusions import (
+    ExclusionCounts,
+    SampleFilter,
+    count_exclusions,
+    training_filter,
+)
 from rsvl.data.records import RECORDS_FILE, SPLITS, read_records
-from rsvl.data.shards import ShardSample, iter_shard, list_shards
+from rsvl.data.shards import (
+    SHARDS_DIR,
+    ShardSample,
+    iter_shard,
+    list_shards,
+    mixed_layout_warning,
+    shard_folders_for,
+)
 from rsvl.errors import ConfigError, InputError
 
-SHARDS_DIR = "shards"
+LOG = logging.getLogger(__name__)
+
 _ENTRY_FIELDS = {"path", "weight", "splits", "name"}
 
 
@@ -53,9 +68,9 @@ class MixtureSource:
         weight: Sampling weight as written.
         probability: ``weight`` divided by the sum of the mixture's weights.
         splits: Splits sampled.
-        shards: The dataset's complete shards, in order.
-        excluded: Keys removed by de-duplication (from ``removed.json``).
-        num_samples: Samples that pass the split and exclusion filters.
+        shards: The complete shards of those splits, in order.
+        sample_filter: What may be sampled (splits, de-duplication removals).
+        counts: What the filter keeps out of the dataset's records.
     """
 
     name: str
@@ -64,12 +79,22 @@ class MixtureSource:
     probability: float
     splits: tuple[str, ...]
     shards: tuple[Path, ...]
-    excluded: frozenset[str]
-    num_samples: int
+    sample_filter: SampleFilter
+    counts: ExclusionCounts
+
+    @property
+    def excluded(self) -> frozenset[str]:
+        """Keys removed by de-duplication (from ``removed.json``)."""
+        return self.sample_filter.removed
+
+    @property
+    def num_samples(self) -> int:
+        """Samples that pass the split and exclusion filters."""
+        return self.counts.kept
 
     def accepts(self, record: dict[str, Any]) -> bool:
         """Whether a sample's record (its ``.json``) belongs to this source's stream."""
-        return record.get("split") in self.splits and record.get("key") not in self.excluded
+        return self.sample_filter.accepts(record.get("key"), record.get("split"))
 
 
 @dataclass(frozen=True)
@@ -134,14 +159,18 @@ def _resolve(path: Path, root: Path, weight: float, probability: float,
              splits: tuple[str, ...], name: str | None) -> MixtureSource:
     if not root.is_dir():
         raise InputError(f"{path}: dataset folder not found: {root}")
-    shards = tuple(list_shards(root / SHARDS_DIR))
-    excluded = frozenset(read_removed(root))
-    count = sum(1 for r in read_records(root / RECORDS_FILE)
-                if r.split in splits and r.key not in excluded)
-    if count == 0:
+    name = name or root.resolve().name
+    sample_filter = training_filter(root, splits)
+    counts = count_exclusions(name, sample_filter,
+                              ((r.key, r.split) for r in read_records(root / RECORDS_FILE)))
+    if counts.kept == 0:
         raise ConfigError(f"{path}: dataset {root} has no samples in splits {list(splits)}")
-    return MixtureSource(name or root.resolve().name, root, weight, probability, splits, shards,
-                         excluded, count)
+    folders = shard_folders_for(root / SHARDS_DIR, splits)
+    for folder in folders:
+        if warning := mixed_layout_warning(folder):
+            LOG.warning(warning)
+    shards = tuple(shard for folder in folders for shard in list_shards(folder))
+    return MixtureSource(name, root, weight, probability, splits, shards, sample_filter, counts)
 
 
 def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0,

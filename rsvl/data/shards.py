@@ -1,12 +1,21 @@
 """WebDataset shards: ``{00000..N}.tar`` with ``{key}.jpg``, ``{key}.txt``, ``{key}.json``.
 
-The layout open_clip's own trainer reads as it is (``--train-data "dir/{00000..00009}.tar"
+A dataset keeps one shard folder per split, ``ROOT/shards/{train,val,test}/``, so a WebDataset
+reader pointed at the training folder can only read training samples. Each folder is the layout
+open_clip's own trainer reads as it is (``--train-data "ROOT/shards/train/{00000..00009}.tar"
 --dataset-type webdataset``; ``sizes.json`` beside the tars gives the sample counts). ``.txt``
 holds the primary caption, ``.json`` the whole record (all captions, tags, footprint...).
-``splits.json`` counts each shard's samples per split (``{"00000.tar": {"train": 430}}``),
-so a trainer can size an epoch of one split and skip shards that hold none of it. Each tar
-is written to a temporary name and renamed when complete, and both files are rewritten after
-every shard, so an interrupted writer leaves only complete shards.
+``splits.json`` counts each shard's samples per split (``{"00000.tar": {"train": 430}}``);
+builds before the per-split layout wrote every split into one folder, which only rsvl's own
+readers (filtering by split) keep apart: :func:`mixed_splits` spots such a folder and
+``rsvl build reshard ROOT`` rewrites it. Each tar is written to a temporary name and renamed
+when complete, and both files are rewritten after every shard, so an interrupted writer leaves
+only complete shards.
+
+Two readers share one grouping (:func:`iter_members`) and one image-extension list
+(:data:`IMAGE_EXTENSIONS`): :func:`iter_shard` is strict (a broken member is an
+:class:`~rsvl.errors.InputError`), :func:`stream_shard` marks broken samples and goes on
+(training counts them).
 """
 
 from __future__ import annotations
@@ -16,16 +25,17 @@ import json
 import logging
 import tarfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rsvl.data.atomic import atomic_open, write_json
-from rsvl.data.records import Record
+from rsvl.data.records import SPLITS, Record
 from rsvl.errors import ConfigError, InputError
 
 LOG = logging.getLogger(__name__)
+SHARDS_DIR = "shards"  # a dataset root's shard folder
 SIZES_FILE = "sizes.json"
 SPLITS_FILE = "splits.json"
 # The image members every rsvl reader accepts, in the order one is picked when a sample has
@@ -96,6 +106,9 @@ class ShardWriter:
                     _add_member(tar, f"{record.key}.{ext}", image)
                     _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
                     _add_member(tar, f"{record.key}.json", payload.encode())
+                    if "regions" in record.extra:  # region-text pairs (rsvl.builders.regions)
+                        _add_member(tar, f"{record.key}.regions.json",
+                                    json.dumps(record.extra["regions"]).encode())
         self.sizes[name] = len(self._pending)
         counts = Counter(record.split for record, _, _ in self._pending)
         self.splits[name] = dict(sorted(counts.items()))
@@ -151,6 +164,54 @@ def read_split_sizes(shard_dir: str | Path) -> dict[str, dict[str, int]] | None:
     except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
         raise InputError(f"{path}: malformed split counts; rebuild the shards or delete the "
                          "file (epochs are then counted over every split)") from None
+
+
+def split_folders(shards_root: str | Path) -> dict[str, Path]:
+    """Split -> shard folder of a per-split layout (``shards/train/`` ...), for the splits
+    present; empty for a folder of tars (an old mixed-split folder, another tool's)."""
+    root = Path(shards_root)
+    return {split: root / split for split in SPLITS if (root / split / SIZES_FILE).is_file()}
+
+
+def mixed_splits(shard_dir: str | Path) -> list[str]:
+    """The splits a single shard folder holds when it holds more than one (the layout before
+    per-split folders), else an empty list."""
+    counts = read_split_sizes(shard_dir) or {}
+    present = sorted({split for shard in counts.values() for split, n in shard.items() if n})
+    return present if len(present) > 1 else []
+
+
+def shard_folders_for(path: str | Path, splits: Sequence[str] = ()) -> list[Path]:
+    """The shard folders that hold ``splits`` (empty: every split) under ``path``.
+
+    ``path`` is a dataset's ``shards/`` in the per-split layout (its split folders are
+    chosen), or one shard folder (a split's, an old mixed-split one, another tool's: returned
+    as it is, its readers filter by split).
+
+    Raises:
+        InputError: ``path`` is no shard folder, or its layout has none of ``splits``.
+    """
+    path = Path(path)
+    folders = split_folders(path)
+    if not folders:
+        read_sizes(path)  # one clear line when this is no shard folder at all
+        return [path]
+    chosen = [folders[s] for s in SPLITS if s in folders and (not splits or s in splits)]
+    if not chosen:
+        raise InputError(f"{path} has no {'/'.join(splits)} shards (it has "
+                         f"{', '.join(folders)}); choose one of those splits")
+    return chosen
+
+
+def mixed_layout_warning(shard_dir: str | Path) -> str | None:
+    """One line for a shard folder that holds several splits, naming the command that
+    rewrites it per split; None for a folder that holds one."""
+    splits = mixed_splits(shard_dir)
+    if not splits:
+        return None
+    return (f"{shard_dir} holds the {'/'.join(splits)} splits in one folder (the layout before "
+            "per-split shards): rsvl reads only the split it trains on, but any other "
+            f"WebDataset reader reads them all; rewrite it with `rsvl build reshard {shard_dir}`")
 
 
 def list_shards(shard_dir: str | Path) -> list[Path]:

@@ -41,14 +41,24 @@ from typing import Any
 import torch
 from PIL import Image
 
+from rsvl.data.exclusions import (
+    ExclusionCounts,
+    SampleFilter,
+    count_exclusions,
+    dataset_root,
+    training_filter,
+)
 from rsvl.data.images import ImageTooLarge, open_image
-from rsvl.data.mixtures import Mixture, iter_mixture
+from rsvl.data.mixtures import Mixture, iter_mixture, load_mixture
+from rsvl.data.records import RECORDS_FILE, read_records
 from rsvl.data.shards import (
     ShardSample,
     StreamSample,
     list_shards,
+    mixed_layout_warning,
     read_sizes,
     read_split_sizes,
+    shard_folders_for,
     stream_shard,
 )
 from rsvl.errors import ConfigError, InputError
@@ -74,9 +84,12 @@ RawSample = StreamSample
 def list_units(train: str | Path, source: str = "auto", split: str = "") -> list[Unit]:
     """The reading units of a shard folder or Parquet file, validated up front.
 
-    With ``split`` and a shard folder that counts its splits (``splits.json``), each unit's size
-    counts only that split's samples and shards holding none are left out; otherwise sizes
-    count every sample.
+    A dataset's ``shards/`` in the per-split layout is read from its ``split`` folder (every
+    split folder with ``split`` empty); ``shards/train`` itself works too. With ``split`` and a
+    folder that counts its splits (``splits.json``), each unit's size counts only that split's
+    samples and shards holding none are left out; otherwise sizes count every sample. An old
+    folder holding several splits is read filtered by split, with a one-line warning naming
+    the command that rewrites it.
 
     Raises:
         InputError: The folder/file is missing, or a shard listed in ``sizes.json`` is missing.
@@ -97,6 +110,15 @@ def list_units(train: str | Path, source: str = "auto", split: str = "") -> list
         return [Unit(path, i, metadata.row_group(i).num_rows) for i in groups]
     if not path.is_dir():
         raise InputError(f"shard folder not found: {path} (data.train)")
+    units = []
+    for folder in shard_folders_for(path, [split] if split else []):
+        if split and (warning := mixed_layout_warning(folder)):
+            LOG.warning(warning)
+        units += _folder_units(folder, split)
+    return units
+
+
+def _folder_units(path: Path, split: str) -> list[Unit]:
     sizes = read_sizes(path)
     units = [Unit(shard, None, sizes[shard.name]) for shard in list_shards(path)]
     splits = read_split_sizes(path) if split else None
@@ -111,6 +133,88 @@ def list_units(train: str | Path, source: str = "auto", split: str = "") -> list
         raise InputError(f"{path} holds no {split!r}-split samples (it has {found}); set "
                          "data.split to one of those, or to '' to train on every split")
     return kept
+
+
+@dataclass
+class TrainingData:
+    """What a run reads, resolved once: units, the sample filter and what it keeps out.
+
+    Attributes:
+        units: The reading units (one pseudo-unit per source for a mixture).
+        mixture: The mixture, when ``data.train`` names one.
+        sample_filter: What a shard folder or Parquet reader may yield (a mixture's sources
+            carry their own).
+        exclusions: What the filters keep out, per dataset.
+        num_samples: Trainable samples per epoch (what epoch length counts).
+    """
+
+    units: list[Unit]
+    mixture: Mixture | None
+    sample_filter: SampleFilter
+    exclusions: list[ExclusionCounts]
+    num_samples: int
+
+    def start_fields(self) -> dict[str, Any]:
+        """The counts the run's start log records (flat scalars)."""
+        return {
+            "data.samples": self.num_samples,
+            "data.excluded_other_splits": sum(c.other_split for c in self.exclusions),
+            "data.excluded_removed": sum(c.removed for c in self.exclusions),
+            "data.removed_files": ",".join(
+                str(f) for f in self._removed_files()) or "none",
+        }
+
+    def _removed_files(self) -> list[Path]:
+        filters = ([s.sample_filter for s in self.mixture.sources] if self.mixture
+                   else [self.sample_filter])
+        return [f.removed_file for f in filters if f.removed_file is not None]
+
+    def describe(self) -> list[str]:
+        """One line per dataset for the terminal."""
+        return [counts.describe() for counts in self.exclusions]
+
+
+def open_training_data(train: str | Path, source: str = "auto", split: str = "train"
+                       ) -> TrainingData:
+    """Resolve ``data.train`` for a run: units, the one sample filter, and exclusion counts.
+
+    Every reader path (a shard folder of either layout, a Parquet file, a mixture, an
+    imported set) goes through :func:`rsvl.data.exclusions.training_filter`, so the split and
+    ``removed.json`` of the dataset decide what any of them may yield.
+
+    Args:
+        train: ``data.train``.
+        source: ``data.source``.
+        split: ``data.split`` (empty: every split; ignored by mixtures).
+    """
+    if is_mixture(train, source):
+        mixture = load_mixture(train)
+        return TrainingData(mixture_units(mixture), mixture, SampleFilter(),
+                            [s.counts for s in mixture.sources], mixture.num_samples)
+    units = list_units(train, source, split)
+    sample_filter = training_filter(train, [split] if split else [])
+    counts = count_exclusions(str(train), sample_filter, _listed_samples(train, units))
+    listed = sum(unit.size for unit in units)
+    if counts.seen == 0:  # a bare shard folder: its sizes are all there is to count
+        counts = ExclusionCounts(str(train), listed, 0, min(listed, len(sample_filter.removed)))
+    return TrainingData(units, None, sample_filter, [counts], max(1, listed - counts.removed))
+
+
+def _listed_samples(train: str | Path, units: list[Unit]) -> Iterator[tuple[str, str | None]]:
+    """``(key, split)`` of every sample ``train`` belongs to: a Parquet file's key and split
+    columns, else its dataset's ``records.jsonl``; a bare shard folder lists none."""
+    if units and units[0].row_group is not None:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(units[0].path).names
+        columns = [c for c in ("key", "split") if c in names]
+        table = pq.read_table(units[0].path, columns=columns).to_pydict()
+        yield from zip(table["key"], table.get("split") or [None] * len(table["key"]),
+                       strict=True)
+        return
+    root = dataset_root(train)
+    if root is not None and (root / RECORDS_FILE).is_file():
+        yield from ((r.key, r.split) for r in read_records(root / RECORDS_FILE))
 
 
 def is_mixture(train: str | Path, source: str = "auto") -> bool:
@@ -183,10 +287,12 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         start_batch: Index of the first batch to produce (batches of earlier runs are skipped).
         shuffle_buffer: Shuffle buffer size per worker.
         caption_mode: ``random`` or ``first``.
-        split: Keep only records of this split (shards hold every split); empty keeps all.
-            Records without a split are kept.
+        split: Keep only records of this split; empty keeps all. Records without a split
+            are kept. Used when no ``sample_filter`` is given.
         cache_bytes: Memory for keeping fully read units between passes (see
             :class:`UnitCache`).
+        sample_filter: What may be yielded (split and de-duplication removals), from
+            :func:`open_training_data`.
     """
 
     def __init__(
@@ -204,6 +310,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         caption_mode: str = "random",
         split: str = "train",
         cache_bytes: int = 0,
+        sample_filter: SampleFilter | None = None,
     ) -> None:
         super().__init__()
         self.units = units
@@ -217,6 +324,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.shuffle_buffer = max(1, shuffle_buffer)
         self.caption_mode = caption_mode
         self.split = split
+        self.sample_filter = sample_filter or SampleFilter(frozenset([split] if split else []))
         self.cache = UnitCache(cache_bytes)
         self.tokenizer = tokenizer
 
@@ -321,9 +429,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                 )
             pass_index += 1
 
-
     def _wanted(self, sample: RawSample) -> bool:
-        return not self.split or sample.split is None or sample.split == self.split
+        return self.sample_filter.accepts(sample.key, sample.split)
 
 
 class UnitCache:

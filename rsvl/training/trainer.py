@@ -32,7 +32,6 @@ from accelerate.tracking import GeneralTracker
 from accelerate.utils import set_seed
 
 from rsvl.data.atomic import write_json
-from rsvl.data.mixtures import load_mixture
 from rsvl.errors import ConfigError
 from rsvl.models import export_model, load_clip
 from rsvl.models.checksum import weights_sha256
@@ -42,9 +41,7 @@ from rsvl.training.data import (
     CaptionTokens,
     ContrastiveStream,
     MixtureStream,
-    is_mixture,
-    list_units,
-    mixture_units,
+    open_training_data,
     steps_per_epoch,
 )
 from rsvl.training.eval_hook import zero_shot_metrics
@@ -124,24 +121,28 @@ def train(config: TrainConfig) -> TrainResult:
     loaded = load_clip(config.model.spec, device="cpu", seed=run.seed)
     if loaded.arch is None:
         raise ConfigError(f"model.spec {config.model.spec}: architecture unknown, cannot export")
-    prepare_model_for_loss(model, config.loss.kind)
     model = loaded.model
     model.train()
     apply_model_options(model, config.model)
+    prepare_model_for_loss(model, config.loss.kind)
 
     data = config.data
-    mixture = load_mixture(data.train) if is_mixture(data.train, data.source) else None
-    units = mixture_units(mixture) if mixture else list_units(data.train, data.source, data.split)
+    # The one decision of what this run may see (split, removed.json, mixture membership).
+    training = open_training_data(data.train, data.source, data.split)
+    mixture, units = training.mixture, training.units
     world = accelerator.num_processes
     accum = config.optim.accum_steps
     global_batch = config.data.batch_size * world * accum
-    epoch_steps = steps_per_epoch(sum(u.size for u in units), global_batch)
+    epoch_steps = steps_per_epoch(training.num_samples, global_batch)
     total_steps = run.max_steps or run.epochs * epoch_steps
 
     optimizer = build_optimizer(model, config.optim)
     model, optimizer = accelerator.prepare(model, optimizer)
     step = _resume(accelerator, config, out_dir)
-    accelerator.init_trackers("rsvl", config=_flat(config, world, epoch_steps, total_steps))
+    accelerator.init_trackers("rsvl", config={
+        **_flat(config, world, epoch_steps, total_steps), **training.start_fields()})
+    for line in training.describe():
+        accelerator.print(line, flush=True)
 
     size = loaded.preprocess_cfg["size"]
     size = size if isinstance(size, int) else size[0]
@@ -167,7 +168,7 @@ def train(config: TrainConfig) -> TrainResult:
         transform=train_transform, tokenizer=CaptionTokens(loaded.tokenizer), seed=run.seed,
         epoch_batches=epoch_steps * accum, start_batch=step * accum,
         shuffle_buffer=data.shuffle_buffer, caption_mode=data.captions, split=data.split,
-        cache_bytes=data.cache_mb << 20,
+        cache_bytes=data.cache_mb << 20, sample_filter=training.sample_filter,
     )
     stream = (MixtureStream(mixture, **stream_options) if mixture
               else ContrastiveStream(units, **stream_options))
@@ -188,10 +189,10 @@ def train(config: TrainConfig) -> TrainResult:
             encode, pairs, loss_fn, accelerator.backward,
             no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
         )
-        if config.optim.grad_clip > 0:
         if world > 1:  # a rank's value is its share (local_loss, SigLIP): log the global one
             loss = float(accelerator.reduce(
                 torch.tensor(loss, device=accelerator.device), reduction="mean"))
+        if config.optim.grad_clip > 0:
             accelerator.clip_grad_norm_(model.parameters(), config.optim.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -232,13 +233,13 @@ def train(config: TrainConfig) -> TrainResult:
     return result
 
 
-def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep_last: int) -> Path:
 def _bias(model: Any) -> dict[str, float]:
     """The SigLIP bias for the log (models without one log nothing)."""
     bias = getattr(model, "logit_bias", None)
     return {} if bias is None else {"logit_bias": float(bias.detach())}
 
 
+def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep_last: int) -> Path:
     """Save a resumable state as ``step_N`` (complete or absent) and prune old ones."""
     final = out_dir / f"step_{step}"
     staging = out_dir / f".step_{step}.partial"

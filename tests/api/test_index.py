@@ -12,6 +12,7 @@ import pytest
 
 from rsvl.api import ImageIndex, RsvlModel, load_model
 from rsvl.api.index import model_info, source_kind
+from rsvl.builders.export import write_shards
 from rsvl.data.records import Record, write_records
 from rsvl.data.shards import ShardWriter
 from rsvl.errors import ConfigError, InputError
@@ -86,6 +87,13 @@ def test_records_and_shards(micro_model: RsvlModel, tmp_path: Path) -> None:
     assert list(shards.metadata["member"]) == [f"k{i}.jpg" for i in range(4)]
     np.testing.assert_allclose(shards.embeddings, from_file.embeddings, atol=1e-5)
     assert source_kind(tmp_path / "shards") == "records"
+    # A dataset's shards/ written per split: every split's folder is indexed.
+    records[1].split = records[3].split = "train"
+    write_shards(tmp_path / "ds", records, shard_size=3)
+    per_split = ImageIndex.from_records(micro_model, tmp_path / "ds" / "shards", progress=False)
+    assert list(per_split.metadata["key"]) == ["k1", "k3", "k0", "k2"]  # train, then test
+    assert list(per_split.metadata["split"]) == ["train", "train", "test", "test"]
+    assert source_kind(tmp_path / "ds" / "shards") == "records"
 
 
 def test_mixed_crs_footprints_go_to_wgs84(micro_model: RsvlModel, tmp_path: Path) -> None:

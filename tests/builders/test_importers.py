@@ -61,18 +61,24 @@ def test_karpathy_import_writes_records_images_shards_parquet(tmp_path, scene):
         tmp_path / "imgs" / "airport_1.jpg").read_bytes()
     assert by_key["river_3"].image == "images/river_3.png"
 
-    shards = list_shards(out / "shards")
-    assert read_sizes(out / "shards") == {"00000.tar": 3, "00001.tar": 1}
-    samples = [s for shard in shards for s in iter_shard(shard)]
-    assert [s.key for s in samples] == sorted(by_key)
-    assert samples[0].caption == "an airport"
-    assert samples[0].record["source"] == "toy"
+    # One shard folder per split: train 1, val 2, test 1 (shards of 3).
+    assert {s: read_sizes(out / "shards" / s) for s in ("train", "val", "test")} == {
+        "train": {"00000.tar": 1}, "val": {"00000.tar": 2}, "test": {"00000.tar": 1}}
+    samples = {split: [s for shard in list_shards(out / "shards" / split)
+                       for s in iter_shard(shard)] for split in ("train", "val", "test")}
+    assert [s.key for s in samples["val"]] == ["beach_2", "farm_4"]
+    assert all(s.record["split"] == split for split, got in samples.items() for s in got)
+    assert samples["train"][0].caption == "an airport"
+    assert samples["train"][0].record["source"] == "toy"
     rows = {split: pq.read_table(out / "parquet" / f"{split}.parquet").num_rows
             for split in ("train", "val", "test")}
     assert rows == {"train": 1, "val": 2, "test": 1}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["images"] == 4 and manifest["config"]["format"] == "karpathy"
     assert manifest["osm_attribution"] is None  # imported sets hold no OpenStreetMap data
+    assert manifest["shards"] == {"train": 1, "val": 1, "test": 1}
+    assert manifest["open_clip"] == {"train_data": f"{out}/shards/train/{{00000..00000}}.tar",
+                                     "train_num_samples": 1, "dataset_type": "webdataset"}
 
 
 def test_rerun_reuses_stored_images(tmp_path, scene):

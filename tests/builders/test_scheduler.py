@@ -57,9 +57,10 @@ def _config(scene: tuple[Path, Path], out: Path, scheduler_spec: str | None
 
 
 def _outputs(root: Path) -> dict[str, bytes]:
-    """records.jsonl and every shard file, by name."""
-    files = [root / "records.jsonl", *sorted((root / "shards").iterdir())]
-    return {path.name: path.read_bytes() for path in files}
+    """records.jsonl and every shard file (of every split's folder), by relative name."""
+    shards = sorted(p for p in (root / "shards").rglob("*") if p.is_file())
+    files = [root / "records.jsonl", *shards]
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in files}
 
 
 @pytest.fixture(scope="module")

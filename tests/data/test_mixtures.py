@@ -13,6 +13,8 @@ import pytest
 
 from rsvl.builders.importers import import_dataset
 from rsvl.data.mixtures import iter_mixture, load_mixture
+from rsvl.data.records import RECORDS_FILE, read_records
+from rsvl.data.shards import ShardWriter
 from rsvl.errors import ConfigError, InputError
 
 
@@ -50,8 +52,11 @@ def test_mixture_resolves_shards_weights_splits_and_removals(datasets):
     osm, rsicd = mixture.sources
     assert mixture.name == "demo"
     assert (osm.name, rsicd.name) == ("osm", "RSICD")
-    assert [p.name for p in osm.shards] == ["00000.tar", "00001.tar", "00002.tar", "00003.tar"]
-    assert all(p.parent == datasets / "osm" / "shards" for p in osm.shards)
+    # Only the sampled splits' folders are read: osm's train shards, rsicd's train and val.
+    assert [p.name for p in osm.shards] == ["00000.tar", "00001.tar", "00002.tar"]
+    assert all(p.parent == datasets / "osm" / "shards" / "train" for p in osm.shards)
+    assert [p.parent.name for p in rsicd.shards] == ["train", "train", "val"]
+    assert (osm.counts.other_split, osm.counts.removed) == (2, 1)
     assert (osm.probability, rsicd.probability) == (0.75, 0.25)
     assert osm.excluded == {"train_forest_0"}
     assert (osm.num_samples, rsicd.num_samples, mixture.num_samples) == (5, 5, 10)
@@ -148,17 +153,47 @@ def test_train_a_few_steps_on_a_mixture(datasets):
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))
 
 
-def test_shards_without_the_listed_samples_are_an_error_not_a_hang(datasets):
-    # records.jsonl says the two test chips are val chips; the shards still say test.
-    stale = datasets / "stale"
-    shutil.copytree(datasets / "osm", stale)
-    records = [json.loads(line) for line in (stale / "records.jsonl").read_text().splitlines()]
+def old_layout(root: Path, shard_size: int = 2) -> None:
+    """Rewrite a dataset's shards as builds before per-split folders did: every split in one."""
+    records = list(read_records(root / RECORDS_FILE))
+    shutil.rmtree(root / "shards")
+    with ShardWriter(root / "shards", max_samples=shard_size) as writer:
+        for record in records:
+            writer.write(record, (root / record.image).read_bytes(), Path(record.image).suffix[1:])
+
+
+def _relabel_test_as_val(root: Path) -> None:
+    """records.jsonl says the test chips are val chips; the shards still say test."""
+    records = [json.loads(line) for line in (root / "records.jsonl").read_text().splitlines()]
     for record in records:
         record["split"] = "val" if record["split"] == "test" else record["split"]
-    (stale / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    mixture = load_mixture(write_mixture(datasets, [{"path": "stale", "splits": ["val"]}],
-                                         name="stale.json"))
+    (root / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_shards_without_the_listed_samples_are_an_error_not_a_hang(datasets):
+    stale = datasets / "stale"
+    shutil.copytree(datasets / "osm", stale)
+    _relabel_test_as_val(stale)
+    stale_file = write_mixture(datasets, [{"path": "stale", "splits": ["val"]}], name="stale.json")
+    with pytest.raises(InputError, match=r"has no val shards \(it has train, test\)"):
+        load_mixture(stale_file)
+    # An old mixed-split folder is only found wanting while it is read.
+    shutil.rmtree(stale)
+    shutil.copytree(datasets / "osm", stale)
+    old_layout(stale)
+    _relabel_test_as_val(stale)
+    mixture = load_mixture(stale_file)
     assert mixture.num_samples == 2
     with pytest.raises(InputError, match="stale .*shards hold no val sample although its "
                                          "records list 2"):
         next(iter_mixture(mixture))
+
+
+def test_old_mixed_folder_is_sampled_by_split_with_a_warning(datasets, caplog):
+    old = datasets / "old"
+    shutil.copytree(datasets / "osm", old)
+    old_layout(old)
+    mixture = load_mixture(write_mixture(datasets, [{"path": "old"}], name="old.json"))
+    assert f"rewrite it with `rsvl build reshard {old / 'shards'}`" in caplog.text
+    keys = {s.key for s in islice(iter_mixture(mixture), 40)}
+    assert keys == {f"train_forest_{i}" for i in range(1, 6)}  # train only, removal applied

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from PIL import Image
 
-from rsvl.data.shards import iter_shard
+from rsvl.data.records import Record
+from rsvl.data.shards import ShardWriter, iter_shard
 from rsvl.errors import InputError
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import AugmentConfig
@@ -140,6 +143,53 @@ def test_units_count_only_the_training_split(colour_shards: Callable[..., Path])
         list_units(shard_dir, split="val")
     (shard_dir / "splits.json").unlink()  # older folders: every sample counts
     assert [u.size for u in list_units(shard_dir, split="train")] == [8, 8, 8, 8]
+
+
+def test_old_mixed_folder_warns_with_the_rewriting_command(
+        colour_shards: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    shard_dir = colour_shards(samples=32, per_shard=8, test_every=4)  # one folder, two splits
+    with caplog.at_level("WARNING"):
+        list_units(shard_dir, split="train")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert f"rewrite it with `rsvl build reshard {shard_dir}`" in warnings[0]
+
+
+def _split_folder(folder: Path, split: str, count: int) -> list[str]:
+    """``count`` grey chips of ``split`` in shards of 4; returns their keys."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 90, 90)).save(buffer, format="JPEG")
+    keys = [f"{split}{index}" for index in range(count)]
+    with ShardWriter(folder, max_samples=4) as writer:
+        for key in keys:
+            writer.write(Record(key=key, image=f"{key}.jpg", captions=["grey"], split=split,
+                                source="t", licence="CC0"), buffer.getvalue())
+    return keys
+
+
+def test_per_split_layout_is_read_from_the_split_folder(tmp_path: Path) -> None:
+    train = _split_folder(tmp_path / "shards" / "train", "train", 12)
+    _split_folder(tmp_path / "shards" / "test", "test", 4)
+    for path in (tmp_path / "shards", tmp_path / "shards" / "train"):
+        units = list_units(path, split="train")
+        assert [u.path.parent.name for u in units] == ["train"] * 3
+        assert set(_keys(_batches(units, count=1, epoch_batches=1))) <= set(train)
+    assert [u.path.parent.name for u in list_units(tmp_path / "shards", split="")] == [
+        "train"] * 3 + ["test"]
+    with pytest.raises(InputError, match=r"shards has no val shards \(it has train, test\)"):
+        list_units(tmp_path / "shards", split="val")
+
+
+def test_removed_keys_never_leave_the_stream(colour_shards: Callable[..., Path]) -> None:
+    """The stream applies the run's sample filter (split and de-duplication removals)."""
+    from rsvl.data.exclusions import training_filter
+
+    shard_dir = colour_shards(samples=16, per_shard=16)
+    (shard_dir / "removed.json").write_text('{"removed": {"chip0003": {}, "chip0007": {}}}')
+    units = list_units(shard_dir)
+    keys = _keys(_batches(units, count=4, epoch_batches=1,
+                          sample_filter=training_filter(shard_dir, ["train"])))
+    assert len(set(keys)) == 14 and not {"chip0003", "chip0007"} & set(keys)
 
 
 def test_corrupt_samples_are_skipped_and_counted(colour_shards: Callable[..., Path]) -> None:

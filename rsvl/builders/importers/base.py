@@ -5,7 +5,8 @@ source into :class:`SourceItem` objects; everything else (split names, keys, mis
 empty captions, image storage, records, shards, Parquet, manifest) happens here once, so every
 imported dataset has the layout of an OSM-built one::
 
-    OUT/records.jsonl  OUT/images/{key}.jpg|png  OUT/shards/  OUT/parquet/  OUT/manifest.json
+    OUT/records.jsonl  OUT/images/{key}.jpg|png  OUT/shards/{train,val,test}/  OUT/parquet/
+    OUT/manifest.json   (with open_clip's --train-data pattern for OUT/shards/train)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PIL import UnidentifiedImageError
 from rsvl.data.atomic import atomic_open, remove_stale_temporaries
 from rsvl.data.images import open_image
 from rsvl.data.records import RECORDS_FILE, SPLITS, Record, write_records
+from rsvl.data.shards import SHARDS_DIR
 from rsvl.errors import ConfigError, InputError
 
 IMAGES_DIR = "images"
@@ -154,7 +156,7 @@ def import_items(items: Iterable[SourceItem], out: str | Path, *, source: str, l
     Returns:
         The records written, in key order.
     """
-    from rsvl.builders.export import write_parquet, write_shards
+    from rsvl.builders.export import open_clip_recipe, write_parquet, write_shards
     from rsvl.builders.manifest import describe_inputs, write_manifest
 
     if not source.strip() or not licence.strip():
@@ -180,6 +182,8 @@ def import_items(items: Iterable[SourceItem], out: str | Path, *, source: str, l
         root, command=list(command or []), config=dict(config or {}),
         inputs=describe_inputs(dict(inputs or {})),
         counts={"images": len(records), **per_split}, rejected={}, imagery_licence=licence,
-        extra={"shards": shards, "source": source}, osm_attribution=None,
+        extra={"shards": shards, "source": source,
+               "open_clip": open_clip_recipe(root / SHARDS_DIR, shards, per_split)},
+        osm_attribution=None,
     )
     return records
