@@ -78,8 +78,11 @@ def _split_path(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Import the dataset and print one line per split."""
+    """Import the dataset; print one line per split and open_clip's training pattern."""
+    from rsvl.builders.export import open_clip_command
     from rsvl.builders.importers import get_format, import_dataset
+    from rsvl.builders.manifest import MANIFEST_FILE
+    from rsvl.data.atomic import read_json
 
     options = format_options(args, get_format(args.fmt).OPTIONS)
     records = import_dataset(args.fmt, args.source, args.out, name=args.name,
@@ -88,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     counts = {s: sum(r.split == s for r in records) for s in ("train", "val", "test")}
     print(f"{args.out}: {len(records)} images from {args.source} "
           f"(train {counts['train']}, val {counts['val']}, test {counts['test']})")
+    manifest = read_json(Path(args.out) / MANIFEST_FILE, "manifest")
+    print(open_clip_command(manifest.get("open_clip", {})))
     return 0
 
 

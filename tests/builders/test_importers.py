@@ -239,8 +239,14 @@ def test_cli_import_csv(tmp_path, scene, capsys):
     argv = [str(tmp_path / "pairs.csv"), "--format", "csv", "--out", str(tmp_path / "out"),
             "--name", "p", "--licence", "CC0", "--split", "val"]
     assert main(["build", "import", *argv]) == 0
-    assert "1 images" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "1 images" in output
+    assert "open_clip: no training split, nothing to train on" in output  # val only
     assert [r.split for r in read_records(tmp_path / "out" / "records.jsonl")] == ["val"]
+    argv[-1] = "train"
+    assert main(["build", "import", *argv[:4], str(tmp_path / "train"), *argv[5:]]) == 0
+    pattern = f"{tmp_path}/train/shards/train/{{00000..00000}}.tar"
+    assert f'--train-data "{pattern}" --train-num-samples 1' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
