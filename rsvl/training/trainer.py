@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import time
@@ -53,6 +54,7 @@ from rsvl.training.optim import (
     lr_at,
     set_lr,
 )
+from rsvl.training.sharding import FullModel, enable_fsdp, scalar
 
 STATE_FILE = "trainer_state.json"
 # Sections that fix the data order and the optimisation: a resumed run must not change them.
@@ -116,6 +118,7 @@ def train(config: TrainConfig) -> TrainResult:
         log_with=[JsonlTracker(out_dir / "log.jsonl"), *run.trackers],
         project_dir=str(out_dir / "tensorboard"),
     )
+    sharded = enable_fsdp(accelerator, run.mixed_precision)
     set_seed(run.seed)
     # run.seed also seeds a from-scratch model's initial weights (pretrained ones ignore it).
     loaded = load_clip(config.model.spec, device="cpu", seed=run.seed)
@@ -125,6 +128,7 @@ def train(config: TrainConfig) -> TrainResult:
     model.train()
     apply_model_options(model, config.model)
     prepare_model_for_loss(model, config.loss.kind)
+    full = FullModel(accelerator, model, sharded)  # before the optimizer sees the parameters
 
     data = config.data
     # The one decision of what this run may see (split, removed.json, mixture membership).
@@ -201,7 +205,7 @@ def train(config: TrainConfig) -> TrainResult:
         window_steps += 1
         result.losses[step] = loss
         if run.log_ranks:
-            _log_rank(out_dir, accelerator, step, micro, unwrapped)
+            _log_rank(out_dir, accelerator, step, micro, None if sharded else unwrapped)
         if step % run.log_every == 0 or step == total_steps:
             elapsed = time.perf_counter() - window_start
             speed = window_steps * global_batch / max(elapsed, 1e-9)
@@ -209,21 +213,22 @@ def train(config: TrainConfig) -> TrainResult:
                 torch.tensor(corrupt, device=accelerator.device), reduction="sum"))
             accelerator.log({
                 "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
-                "logit_scale": float(unwrapped.logit_scale.detach().exp()), **_bias(unwrapped),
+                "logit_scale": math.exp(scalar(unwrapped.logit_scale)), **_bias(unwrapped),
                 "corrupt_samples": total_corrupt, "num_processes": world,
             }, step=step)
             progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
             window_start, window_steps = time.perf_counter(), 0
         progress.update(1)
         if config.eval.every_steps and step % config.eval.every_steps == 0:
-            _evaluate(accelerator, config, loaded, step)
+            _evaluate(accelerator, config, loaded, step, full.gather(model))
         if run.save_every and step % run.save_every == 0 and step < total_steps:
             save_checkpoint(accelerator, out_dir, step, run.keep_last)
     del batches, loader
     progress.close()
     save_checkpoint(accelerator, out_dir, step, run.keep_last)
-    if run.export and accelerator.is_main_process:
-        result.export_dir = export_model(unwrapped, loaded.arch, out_dir / "export", {
+    whole = full.gather(model) if run.export else None  # every rank: a collective under FSDP
+    if whole is not None and accelerator.is_main_process:
+        result.export_dir = export_model(whole, loaded.arch, out_dir / "export", {
             "config": config.to_dict(), "steps": step, "parent": str(loaded.spec),
             "parent_sha256": loaded.checksum, "data": config.data.train,
         })
@@ -236,7 +241,7 @@ def train(config: TrainConfig) -> TrainResult:
 def _bias(model: Any) -> dict[str, float]:
     """The SigLIP bias for the log (models without one log nothing)."""
     bias = getattr(model, "logit_bias", None)
-    return {} if bias is None else {"logit_bias": float(bias.detach())}
+    return {} if bias is None else {"logit_bias": scalar(bias)}
 
 
 def save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep_last: int) -> Path:
@@ -307,23 +312,26 @@ def _progress(accelerator: Accelerator, enabled: bool, total: int, initial: int)
 def _log_rank(
     out_dir: Path, accelerator: Accelerator, step: int, micro: list[dict[str, Any]], model: Any
 ) -> None:
-    """Per-rank evidence for distributed checks: sample keys and a hash of the weights."""
+    """Per-rank evidence for distributed checks: sample keys and a hash of the weights (None
+    when ``model`` is None: a sharded rank holds no whole weights to hash)."""
     path = out_dir / "ranks" / f"rank{accelerator.process_index}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {
         "step": step, "rank": accelerator.process_index,
         "num_processes": accelerator.num_processes,
         "keys": [key for batch in micro for key in batch["keys"]],
-        "weights_sha256": weights_sha256(model),
+        "weights_sha256": weights_sha256(model) if model is not None else None,
     }
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 
 
-def _evaluate(accelerator: Accelerator, config: TrainConfig, loaded: Any, step: int) -> None:
-    """The eval hook: zero-shot metrics on the main process, logged at ``step``."""
+def _evaluate(accelerator: Accelerator, config: TrainConfig, loaded: Any, step: int,
+              model: Any) -> None:
+    """The eval hook: zero-shot metrics of ``model`` (the whole model, on the main process;
+    gathered by every rank under FSDP), logged at ``step``; the other ranks wait."""
     if accelerator.is_main_process:
-        current = dataclasses.replace(loaded, device=str(accelerator.device))
+        current = dataclasses.replace(loaded, model=model, device=str(accelerator.device))
         metrics = zero_shot_metrics(current, config.eval)
         accelerator.log(metrics, step=step)
         accelerator.print(f"step {step}: zero-shot acc1 {metrics['zero_shot_acc1']:.3f}")
