@@ -112,3 +112,6 @@ def read_json(path: str | Path, what: str = "JSON file") -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON at line {error.lineno} ({error.msg})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text (byte {error.start}: {error.reason}); "
+                         "JSON files are UTF-8") from None

@@ -15,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 import pyogrio
 import pyogrio.errors
+import shapely.errors
 
 from rsvl.data.atomic import atomic_open
 from rsvl.errors import InputError
@@ -30,7 +31,11 @@ def read_gdal_export(path: Path, default_tags: Mapping[str, str] | None = None) 
     """
     try:
         table = pyogrio.read_dataframe(path)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
+    # Besides GDAL's own errors: text that is not UTF-8, geometries GEOS refuses (open rings).
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FeatureError, pyogrio.errors.FieldError,
+            pyogrio.errors.GeometryError, UnicodeDecodeError,
+            shapely.errors.GEOSException) as error:
         raise InputError(
             f"{path}: not a readable vector file ({str(error).splitlines()[0]}); "
             "check that it is complete and in the format its suffix says"

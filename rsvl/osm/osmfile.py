@@ -91,7 +91,9 @@ def iter_osm_file(
             if len(chunk) >= chunk_size:
                 yield chunk.frame(bbox)
                 chunk = _Chunk()
-    except RuntimeError as error:
+    # The parser reports a malformed coordinate (lat="p.001") as InvalidLocationError and a
+    # malformed timestamp or number as ValueError.
+    except (RuntimeError, ValueError, osmium.InvalidLocationError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(
             f"{path}: not a readable OSM {file_format} file ({reason}); "

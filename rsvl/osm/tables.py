@@ -15,6 +15,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
+import shapely.errors
 
 from rsvl.errors import InputError
 from rsvl.osm.features import FEATURE_CRS, features_frame
@@ -78,12 +79,19 @@ def merge_pieces(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return frame
     pieces = frame.loc[repeated]
     unions = pieces.geometry.groupby(pieces["osm_id"], sort=False).agg(
-        lambda group: shapely.union_all(group.to_numpy())
+        lambda group: _union(group.to_numpy())
     )
     result = frame.loc[~frame["osm_id"].duplicated(keep="first")].reset_index(drop=True)
     merged = result["osm_id"].isin(unions.index)
     result.loc[merged, "geometry"] = unions.loc[result.loc[merged, "osm_id"]].to_numpy()
     return result
+
+
+def _union(geometries: Any) -> Any:
+    try:
+        return shapely.union_all(geometries)
+    except shapely.errors.GEOSException:  # an invalid piece (self-intersecting ring): repair it
+        return shapely.union_all(shapely.make_valid(geometries))
 
 
 def tag_value(value: Any) -> str | None:

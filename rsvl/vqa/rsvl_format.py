@@ -148,6 +148,9 @@ def read_rsvqa(root: str | Path, split: str | None = None, prefix: str | None = 
     except KeyError as error:
         raise InputError(f"an entry of {root}/{prefix}_split_{split}_*.json lacks the field "
                          f"{error}; fix or re-download the split") from None
+    except (TypeError, AttributeError) as error:  # an entry or a field of another JSON type
+        raise InputError(f"an entry of {root}/{prefix}_split_{split}_*.json is malformed "
+                         f"({error}); fix or re-download the split") from None
 
 
 def _read_split(root: Path, prefix: str, split: str, paths: dict[str, Path],
@@ -191,6 +194,9 @@ def _read_split(root: Path, prefix: str, split: str, paths: dict[str, Path],
                                  f"{entry['img_id']}, but {folder} has no {entry['img_id']}.tif "
                                  "or .png")
             files[entry["img_id"]] = path
+        if not isinstance(entry["question"], str) or not isinstance(entry["type"], str):
+            raise InputError(f"{paths['questions']}: question {entry['id']} has a 'question' or "
+                             "'type' that is not text; fix or re-download the split")
         kept.append(VqaQuestion(entry["id"], entry["img_id"], entry["type"], entry["question"],
                                 str(active[0])))
     return VqaSet(name, root, prefix, split, files, kept, skipped)

@@ -47,30 +47,37 @@ def read_items(source: str | Path, images_dir: str | Path | None = None,
     base = Path(images_dir) if images_dir is not None else path.parent
     delimiter = separator or ("\t" if path.suffix.lower() == ".tsv" else ",")
     grouped: dict[str, SourceItem] = {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        columns = [c for c in (image_column, caption_column, split_column) if c]
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(
-                f"{path}: no column {missing[0]!r}; columns are {reader.fieldnames} "
-                "(choose with --image-column/--caption-column/--split-column/--separator)"
-            )
-        for line, row in enumerate(reader, start=2):
-            relative = (row[image_column] or "").strip()
-            origin = f"{path}:{line} ({relative})"
-            row_split = row[split_column] if split_column else split
-            item = grouped.get(relative)
-            if item is None:
-                grouped[relative] = SourceItem(
-                    key=key_from_path(relative), captions=[row[caption_column] or ""],
-                    split=row_split or "", origin=origin,
-                    image=image_inside(base, relative, f"{path}:{line}",
-                                       allow_outside_images_dir),
-                    extra={"source_image": relative},
+    line = 1
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle, delimiter=delimiter)
+            columns = [c for c in (image_column, caption_column, split_column) if c]
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(
+                    f"{path}: no column {missing[0]!r}; columns are {reader.fieldnames} "
+                    "(choose with --image-column/--caption-column/--split-column/--separator)"
                 )
-            elif row_split != item.split:
-                raise InputError(f"{origin}: split {row_split!r} differs from {item.origin}")
-            else:
-                item.captions.append(row[caption_column] or "")
+            for line, row in enumerate(reader, start=2):
+                relative = (row[image_column] or "").strip()
+                origin = f"{path}:{line} ({relative})"
+                row_split = row[split_column] if split_column else split
+                item = grouped.get(relative)
+                if item is None:
+                    grouped[relative] = SourceItem(
+                        key=key_from_path(relative), captions=[row[caption_column] or ""],
+                        split=row_split or "", origin=origin,
+                        image=image_inside(base, relative, f"{path}:{line}",
+                                           allow_outside_images_dir),
+                        extra={"source_image": relative},
+                    )
+                elif row_split != item.split:
+                    raise InputError(f"{origin}: split {row_split!r} differs from {item.origin}")
+                else:
+                    item.captions.append(row[caption_column] or "")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text after line {line} ({error.reason}); "
+                         "save the table as UTF-8") from None
+    except csv.Error as error:
+        raise InputError(f"{path}: not a readable table ({error})") from None
     yield from grouped.values()
