@@ -16,18 +16,23 @@ from rsvl.data.shards import read_member
 from rsvl.errors import InputError
 
 
-def result_image(row: pd.Series, size: int = 256) -> Image.Image:
+def result_image(row: pd.Series, size: int = 256, crs: Any = None) -> Image.Image:
     """The image behind one result row: a file, a shard member, or an imagery window.
 
     Args:
         row: A row of :meth:`rsvl.api.ImageIndex.search` results (or of the index metadata).
         size: Side of windows read from imagery, in pixels.
+        crs: CRS of the row's footprint when it may differ from the imagery's (an embedding
+            GeoParquet stores footprints in EPSG:4326); None: the imagery's own CRS.
     """
     if _present(row, "member"):
         return _shard_member(Path(row["path"]), str(row["member"]))
     if _present(row, "imagery"):
         bands = tuple(int(b) for b in row["bands"]) if _present(row, "bands") else None
-        return GeoWindow(row["imagery"], tuple(row["geometry"].bounds), bands, size).read().to_pil()
+        bounds = tuple(row["geometry"].bounds)
+        if crs is not None:
+            bounds = _imagery_bounds(str(row["imagery"]), row["geometry"], str(crs))
+        return GeoWindow(row["imagery"], bounds, bands, size).read().to_pil()
     if _present(row, "path"):
         return to_pil(Path(row["path"]))
     raise InputError(f"result {row.get('key', '?')} names no image file; it was indexed from "
@@ -58,7 +63,7 @@ def show_grid(results: pd.DataFrame, columns: int = 5, tile_inches: float = 2.5,
     for axis in axes.flat:
         axis.axis("off")
     for axis, (_, row) in zip(axes.flat, results.iterrows(), strict=False):
-        axis.imshow(result_image(row))
+        axis.imshow(result_image(row, crs=getattr(results, "crs", None)))
         caption = f"#{row.get('rank', '')} {row['score']:.3f}" if "score" in row else ""
         axis.set_title(f"{caption}\n{str(row.get(label, ''))[:28]}", fontsize=8)
     figure.tight_layout()
@@ -90,6 +95,16 @@ def _present(row: pd.Series, column: str) -> bool:
         return False
     value = row[column]
     return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _imagery_bounds(path: str, footprint: Any, crs: str) -> tuple[float, ...]:
+    """A footprint's bounds in the CRS of the imagery it was cut from."""
+    from rsvl.imagery import open_imagery
+    from rsvl.imagery.geo import footprint_to_crs
+
+    with open_imagery(path) as imagery:
+        target = imagery.crs
+    return tuple(footprint_to_crs(footprint, crs, target).bounds)
 
 
 def _shard_member(shard: Path, member: str) -> Image.Image:

@@ -82,7 +82,7 @@ def as_polygon(polygon: Any) -> Any:
             return shapely.union_all([as_polygon(f) for f in polygon.get("features", [])])
         try:
             return shape(polygon)
-        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
+        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError):
             raise InputError("the polygon is not a valid GeoJSON geometry") from None
     raise ConfigError(f"cannot use a {type(polygon).__name__} as a polygon; pass a shapely "
                       "geometry, GeoJSON or a GeoJSON file")

@@ -4,6 +4,7 @@
     rsvl search query ortho.index "a football field" -k 5 --grid results.png
     rsvl search build --model runs/tiny/export --from ortho.tif --out ortho.parquet  # GeoParquet
     rsvl search query ortho.parquet "a football field" --near 15.43,47.77,500 --positive 12
+    rsvl search serve ortho.parquet --port 8765    # a local page: map, results, refinement
 """
 
 from __future__ import annotations
@@ -11,12 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rsvl.api import ImageIndex
 
 HELP = "search an image index by text or image"
 
 
+def add_index_arguments(parser: argparse.ArgumentParser) -> None:
+    """The index to open: a folder or an embedding GeoParquet, with external column names."""
+    parser.add_argument("index", type=Path, help="index folder or embedding GeoParquet file "
+                        "(`rsvl search build`, or an external one: see --model, --*-column)")
+    parser.add_argument("--model", help="the model that made an external GeoParquet's "
+                        "embeddings")
+    parser.add_argument("--embedding-column", default="embedding",
+                        help="external GeoParquet: the embedding column (default: embedding)")
+    parser.add_argument("--id-column", default="id", help="external GeoParquet: the id column")
+    parser.add_argument("--geometry-column", default="geometry",
+                        help="external GeoParquet: the footprint column (WKB)")
+    parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Sub-commands ``build`` and ``query``."""
+    """Sub-commands ``build``, ``query`` and ``serve``."""
     jobs = parser.add_subparsers(dest="job", metavar="JOB", required=True)
     build = jobs.add_parser("build", help="embed a folder, records, shards or imagery into an "
                             "index", description="Embed images once and save them as an index.")
@@ -41,8 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     query = jobs.add_parser("query", help="search an index by text or image",
                             description="Print the best matches of a text or image query.")
-    query.add_argument("index", type=Path, help="index folder or embedding GeoParquet file "
-                       "(`rsvl search build`, or an external one: see --model, --*-column)")
+    add_index_arguments(query)
     query.add_argument("text", nargs="?", help="text query")
     query.add_argument("--image", type=Path, help="search by this image instead of text")
     query.add_argument("--near", metavar="LON,LAT,RADIUS_M",
@@ -52,18 +70,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a relevant result id: move the query towards it (repeatable)")
     query.add_argument("--negative", type=int, action="append", default=[], metavar="ID",
                        help="an irrelevant result id: move the query away (repeatable)")
-    query.add_argument("--model", help="the model that made an external GeoParquet's embeddings")
-    query.add_argument("--embedding-column", default="embedding",
-                       help="external GeoParquet: the embedding column (default: embedding)")
-    query.add_argument("--id-column", default="id", help="external GeoParquet: the id column")
-    query.add_argument("--geometry-column", default="geometry",
-                       help="external GeoParquet: the footprint column (WKB)")
     query.add_argument("-k", type=int, default=10, help="number of results")
     query.add_argument("--grid", type=Path, help="also save the results as an image grid (PNG)")
     query.add_argument("--map", type=Path, help="also save a map of footprints (HTML)")
     query.add_argument("--json", action="store_true", help="print the results as JSON lines")
-    query.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
     query.set_defaults(_job=run_query)
+
+    serve = jobs.add_parser("serve", help="search an index in the browser, on a map",
+                            description="Serve a local page: a text box, results with scores, "
+                            "footprints on a map, search-similar and positive/negative marks.")
+    add_index_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                       "127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    serve.add_argument("--tiles", metavar="URL_TEMPLATE|FOLDER", help="basemap: your own "
+                       "{z}/{x}/{y} tile folder or a tile URL template (default: a plain "
+                       "background, no map tiles are fetched)")
+    serve.set_defaults(_job=run_serve)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,8 +120,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_query(args: argparse.Namespace) -> int:
     """Search and print one line per result, best first."""
-    from rsvl.api import ImageIndex, load_model, show_grid, show_map
-    from rsvl.api.index import read_header
+    from rsvl.api import show_grid, show_map
     from rsvl.errors import ConfigError
 
     if args.text is not None and args.image is not None:
@@ -107,20 +129,7 @@ def run_query(args: argparse.Namespace) -> int:
                                                          or args.within):
         raise ConfigError("give a text query, --image PATH, --positive ID or a place "
                           "(--near, --within)")
-    model = None
-    if args.model or args.device:
-        spec = args.model or (None if args.index.suffix == ".parquet"
-                              else read_header(args.index)["model"]["spec"])
-        model = load_model(spec, device=args.device) if spec else None
-    if args.index.suffix == ".parquet":
-        from rsvl.api.geoparquet import EmbeddingColumns
-
-        columns = EmbeddingColumns(id=args.id_column, embedding=args.embedding_column,
-                                   geometry=args.geometry_column)
-        index = ImageIndex.from_geoparquet(args.index, model=model, columns=columns,
-                                           model_spec=args.model)
-    else:
-        index = ImageIndex.load(args.index, model=model)
+    index = open_index(args)
     results = index.search(args.text if args.image is None else args.image, k=args.k,
                            near=parse_place(args.near), within=args.within,
                            positives=args.positive, negatives=args.negative)
@@ -136,6 +145,34 @@ def run_query(args: argparse.Namespace) -> int:
     if args.map:
         show_map(results).save(str(args.map))
     return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve the search page until Ctrl+C."""
+    from rsvl.api.server import serve
+
+    serve(open_index(args), host=args.host, port=args.port, tiles=args.tiles)
+    return 0
+
+
+def open_index(args: argparse.Namespace) -> ImageIndex:
+    """The index named on the command line, with ``--model``/``--device`` when given."""
+    from rsvl.api import ImageIndex, load_model
+    from rsvl.api.index import read_header
+
+    model = None
+    if args.model or args.device:
+        spec = args.model or (None if args.index.suffix == ".parquet"
+                              else read_header(args.index)["model"]["spec"])
+        model = load_model(spec, device=args.device) if spec else None
+    if args.index.suffix == ".parquet":
+        from rsvl.api.geoparquet import EmbeddingColumns
+
+        columns = EmbeddingColumns(id=args.id_column, embedding=args.embedding_column,
+                                   geometry=args.geometry_column)
+        return ImageIndex.from_geoparquet(args.index, model=model, columns=columns,
+                                          model_spec=args.model)
+    return ImageIndex.load(args.index, model=model)
 
 
 def parse_place(near: str | None) -> tuple[float, float, float] | None:

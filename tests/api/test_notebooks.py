@@ -1,7 +1,9 @@
-"""The example notebooks execute top to bottom, offline, on the synthetic region."""
+"""The example notebooks execute top to bottom, offline, on the synthetic region (or the shared
+orthophoto, when present)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -10,12 +12,20 @@ import pytest
 from nbclient import NotebookClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NOTEBOOKS = ["zero_shot_classification.ipynb", "search_geotiff.ipynb"]
+# Notebook -> a file it writes into its working folder.
+NOTEBOOKS = {
+    "zero_shot_classification.ipynb": "region/orthophoto.tif",
+    "search_geotiff.ipynb": "region/orthophoto.tif",
+    "search_places.ipynb": "places.parquet",
+}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel inherits the environment: notebooks find ../shared/data from the repo root.
+    monkeypatch.setenv("RSVL_SHARED_DATA", os.environ.get(
+        "RSVL_SHARED_DATA", str(EXAMPLES.parents[1] / "shared" / "data")))
     notebook = nbformat.read(EXAMPLES / name, as_version=4)
     started = time.perf_counter()
     NotebookClient(notebook, timeout=120, kernel_name="python3",
@@ -24,4 +34,4 @@ def test_notebook_runs(name: str, tmp_path: Path) -> None:
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
-    assert (tmp_path / "region" / "orthophoto.tif").is_file()
+    assert (tmp_path / NOTEBOOKS[name]).is_file()
