@@ -192,8 +192,8 @@ def _rows(label: str, task: str, result: dict[str, Any]
         return {label: (_describe(task, result), _headline(task, result))}
     metrics = result["metrics"]
     describe = {"metric": "overall accuracy (OA)", "chance": metrics["majority_oa"],
-                "chance_label": "majority answer", "majority": metrics["majority_per_type_oa"],
-                "majority_label": "per-type majority"}
+                "chance_label": "majority answer",
+                "majority": metrics["majority_per_type_oa"]}  # each question type's majority
     return {label: (dict(describe), metrics["oa"]),
             f"{label} question-only": (dict(describe), metrics["question_only_oa"])}
 
