@@ -3,12 +3,18 @@
 Scores are inner products, which are cosine similarities for normalised rows. ``exact`` is a
 chunked matrix product with a running top-k (memory stays bounded whatever the index size);
 ``ivf`` (IVF-flat) and ``hnsw`` are FAISS indexes, built once and saved beside the index.
+
+Past RAM: :class:`StreamingExactBackend` scores an embedding GeoParquet row group by row group,
+and :func:`build_ondisk_ivf` builds an IVF-flat index from it in chunks whose inverted lists
+live in a memory-mapped file (FAISS ``OnDiskInvertedLists``), read back by
+:func:`load_ondisk_ivf`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,27 +61,161 @@ class ExactBackend:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` by inner product."""
-        count = len(self.embeddings)
-        k = min(k, count)
-        best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-        best_ids = np.zeros((len(queries), 0), dtype=np.int64)
-        for start in range(0, count, self.chunk_rows):
-            chunk = np.asarray(self.embeddings[start:start + self.chunk_rows], dtype=np.float32)
-            scores = queries @ chunk.T
-            keep = min(k, scores.shape[1])
-            top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
-            best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], 1)
-            best_ids = np.concatenate([best_ids, top + start], axis=1)
-            if best_scores.shape[1] > k:
-                top = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
-                best_scores = np.take_along_axis(best_scores, top, 1)
-                best_ids = np.take_along_axis(best_ids, top, 1)
-        order = np.argsort(-best_scores, axis=1, kind="stable")
-        return np.take_along_axis(best_scores, order, 1), np.take_along_axis(best_ids, order, 1)
+        chunks = ((start, self.embeddings[start:start + self.chunk_rows])
+                  for start in range(0, len(self.embeddings), self.chunk_rows))
+        return exact_top_k(queries, chunks, min(k, len(self.embeddings)))
 
     def save(self, path: Path) -> bool:
         """Nothing to save: the embeddings are the index."""
         return False
+
+
+def exact_top_k(queries: np.ndarray, chunks: Iterable[tuple[int, np.ndarray]],
+                k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` ``(scores, ids)`` of ``queries`` over ``(first row id, rows)`` chunks, keeping
+    only ``k`` candidates per query between chunks (memory: one chunk)."""
+    queries = np.asarray(queries, dtype=np.float32)
+    best_scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    best_ids = np.zeros((len(queries), 0), dtype=np.int64)
+    for start, rows in chunks:
+        scores = queries @ np.asarray(rows, dtype=np.float32).T
+        keep = min(k, scores.shape[1])
+        if keep < 1:
+            continue
+        top = np.argpartition(-scores, keep - 1, axis=1)[:, :keep]
+        best_scores = np.concatenate([best_scores, np.take_along_axis(scores, top, 1)], 1)
+        best_ids = np.concatenate([best_ids, top + start], axis=1)
+        if best_scores.shape[1] > k:
+            top = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
+            best_scores = np.take_along_axis(best_scores, top, 1)
+            best_ids = np.take_along_axis(best_ids, top, 1)
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    return np.take_along_axis(best_scores, order, 1), np.take_along_axis(best_ids, order, 1)
+
+
+def iter_parquet_embeddings(path: str | Path, column: str = "embedding",
+                            chunk_rows: int = EXACT_CHUNK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row id, N x D float32 L2-normalised rows)`` chunks of an embedding GeoParquet,
+    read batch by batch (memory: one chunk, whatever the file's size)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from rsvl.api.geoparquet import _vectors
+
+    start = 0
+    with pq.ParquetFile(path) as parquet:
+        if column not in parquet.schema_arrow.names:
+            from rsvl.errors import InputError
+
+            raise InputError(f"{path} has no column {column!r}; name the embedding column")
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=[column]):
+            rows = _vectors(Path(path), pa.chunked_array([batch.column(0)]))
+            yield start, rows
+            start += len(rows)
+
+
+class StreamingExactBackend:
+    """Exact search over an embedding GeoParquet too large for memory: each query streams the
+    file's embedding column in chunks (a full read per search; batch queries to amortise it).
+
+    Args:
+        path: The ``.parquet`` file.
+        column: Its embedding column.
+        chunk_rows: Rows scored per matrix product.
+    """
+
+    name = "exact-streaming"
+
+    def __init__(self, path: str | Path, column: str = "embedding",
+                 chunk_rows: int = EXACT_CHUNK_ROWS) -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.column, self.chunk_rows = Path(path), column, chunk_rows
+        self.count = pq.ParquetFile(path).metadata.num_rows
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` by inner product, one pass over the file."""
+        chunks = iter_parquet_embeddings(self.path, self.column, self.chunk_rows)
+        return exact_top_k(queries, chunks, min(k, self.count))
+
+    def save(self, path: Path) -> bool:
+        """Nothing to save: the file is the index."""
+        return False
+
+
+ONDISK_INDEX_FILE = "ivf.faiss"
+ONDISK_LISTS_FILE = "ivf.ivfdata"
+
+
+def build_ondisk_ivf(path: str | Path, folder: str | Path, column: str = "embedding",
+                     chunk_rows: int = 1 << 18, nlist: int | None = None,
+                     seed: int = 0) -> FaissBackend:
+    """Build an IVF-flat index of an embedding GeoParquet in chunks, lists on disk.
+
+    Two passes over the file: the first keeps a random sample (40 rows per list) to train
+    the coarse quantizer, the second adds each chunk to its own small index file, which
+    FAISS's ``merge_ondisk`` then merges into one ``OnDiskInvertedLists`` file. Memory stays
+    at one chunk plus the sample; the lists are memory-mapped when searching.
+
+    Args:
+        path: The ``.parquet`` file.
+        folder: Output folder (``ivf.faiss`` and ``ivf.ivfdata``; keep them together: the
+            index records the lists file's absolute path).
+        column: The embedding column.
+        chunk_rows: Rows per added block.
+        nlist: Inverted lists (default about ``2 sqrt(N)``, as the in-memory IVF).
+        seed: Sampling seed.
+    """
+    import pyarrow.parquet as pq
+
+    faiss = import_faiss()
+    from faiss.contrib.ondisk import merge_ondisk
+
+    count = pq.ParquetFile(path).metadata.num_rows
+    nlist = nlist or ivf_lists(count)
+    fraction = min(1.0, nlist * 40 / max(count, 1))
+    rng = np.random.default_rng(seed)
+    sample = [rows[rng.random(len(rows)) < fraction]
+              for _, rows in iter_parquet_embeddings(path, column, chunk_rows)]
+    training = np.ascontiguousarray(np.concatenate(sample))
+    dim = training.shape[1]
+    quantizer = faiss.IndexFlatIP(dim)
+    trained = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    trained.cp.niter = IVF_KMEANS_ITERATIONS
+    trained.train(training)
+    del training, sample
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    blocks = out / ".blocks"
+    blocks.mkdir(exist_ok=True)
+    faiss.write_index(trained, str(blocks / "trained.faiss"))
+    names = []
+    for number, (start, rows) in enumerate(iter_parquet_embeddings(path, column, chunk_rows)):
+        block = faiss.read_index(str(blocks / "trained.faiss"))
+        block.add_with_ids(np.ascontiguousarray(rows), np.arange(start, start + len(rows)))
+        names.append(str(blocks / f"block{number:05d}.faiss"))
+        faiss.write_index(block, names[-1])
+        del block
+    index = faiss.read_index(str(blocks / "trained.faiss"))
+    lists = out / ONDISK_LISTS_FILE
+    lists.unlink(missing_ok=True)
+    merge_ondisk(index, names, str(lists.resolve()))
+    faiss.write_index(index, str(out / ONDISK_INDEX_FILE))
+    shutil.rmtree(blocks)
+    return load_ondisk_ivf(out)
+
+
+def load_ondisk_ivf(folder: str | Path) -> FaissBackend:
+    """Read an index written by :func:`build_ondisk_ivf` (lists stay memory-mapped)."""
+    faiss = import_faiss()
+    path = Path(folder) / ONDISK_INDEX_FILE
+    if not path.is_file() or not (Path(folder) / ONDISK_LISTS_FILE).is_file():
+        from rsvl.errors import InputError
+
+        raise InputError(f"{folder} holds no on-disk IVF index ({ONDISK_INDEX_FILE} + "
+                         f"{ONDISK_LISTS_FILE}); build one with build_ondisk_ivf")
+    # OnDiskInvertedLists map their file themselves (IO_FLAG_MMAP on top crashes FAISS 1.15).
+    return FaissBackend("ivf", index=faiss.read_index(str(path)))
 
 
 class FaissBackend:
@@ -115,9 +255,13 @@ class FaissBackend:
         return cls(name, index=import_faiss().read_index(str(path)))
 
 
+def ivf_lists(count: int) -> int:
+    """About 2 sqrt(N) lists, each with 40 training points (FAISS wants at least 39)."""
+    return max(1, min(round(IVF_LISTS_PER_SQRT_N * math.sqrt(count)), count // 40))
+
+
 def _build_ivf(faiss: Any, data: np.ndarray) -> Any:
-    # About 2 sqrt(N) lists, k-means trained on 40 points per list (FAISS wants at least 39).
-    nlist = max(1, min(round(IVF_LISTS_PER_SQRT_N * math.sqrt(len(data))), len(data) // 40))
+    nlist = ivf_lists(len(data))
     quantizer = faiss.IndexFlatIP(data.shape[1])
     index = faiss.IndexIVFFlat(quantizer, data.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.niter = IVF_KMEANS_ITERATIONS
