@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rsvl.builders.captions import CaptionBuildConfig, build_captions
@@ -112,6 +113,29 @@ def test_kampala_buildings_with_default_tags(shared_data: Path, tmp_path: Path) 
     assert len(result.records) >= 5
     assert all(r.tags == {"building": "yes"} for r in result.records)
     assert all(r.captions[0].endswith(" building") for r in result.records)
+
+
+def test_real_region_splits_share_no_pixel(shared_data: Path, tmp_path: Path) -> None:
+    """The leakage test on real imagery: Kampala's houses in 100 m cells, the default guard."""
+    kampala = shared_data / "kampala"
+    config = CaptionBuildConfig(
+        osm=str(kampala / "osm_buildings.geojson"), imagery=str(kampala / "tiles"),
+        out=str(tmp_path), source="kampala", read_options={"default_tags": {"building": "yes"}},
+        split=SplitRule(cell_m=100), rule=ChipRule(chip_size=128, max_gsd_factor=16))
+    result = build_captions(config)
+    boxes = np.array([r.footprint for r in result.records])  # EPSG:3857, the grid's CRS
+    splits = np.array([r.split for r in result.records])
+    assert len(set(splits)) >= 2 and result.rejected["near_other_split"] > 0
+    a, b = boxes[:, None, :], boxes[None, :, :]
+    gap = np.maximum(np.maximum(a[..., 0], b[..., 0]) - np.minimum(a[..., 2], b[..., 2]),
+                     np.maximum(a[..., 1], b[..., 1]) - np.minimum(a[..., 3], b[..., 3]))
+    sides = boxes[:, 2] - boxes[:, 0]
+    other = splits[:, None] != splits[None, :]
+    assert (gap[other] >= ((sides[:, None] + sides[None, :]) / 2)[other]).all()
+    report = result.manifest["split"]["per_split"]
+    assert sum(n["kept"] for n in report.values()) == len(result.records)
+    assert sum(n["dropped_near_other_split"] for n in report.values()) == result.rejected[
+        "near_other_split"]
 
 
 def _cli(out: Path, scene: tuple[Path, Path], workers: int) -> list[str]:
