@@ -54,10 +54,11 @@ def test_two_cpu_ranks_share_one_model(region_dataset: Path, tmp_path: Path) -> 
         assert first["step"] == second["step"]
         assert first["weights_sha256"] == second["weights_sha256"]  # gradients were shared
     assert len({e["weights_sha256"] for e in ranks[0]}) == 6  # and the weights did move
-    # 77 chips in 5 shards: an epoch is 77 // (2 ranks x 8 x 2 micro-batches) = 2 steps, within
-    # which the ranks read different shards, so never the same chip; and only train chips.
+    # Within an epoch (train chips // (2 ranks x 8 x 2 micro-batches) steps, from the start
+    # entry) the ranks read different shards of shards/train, so never the same chip.
     assert {len(e["keys"]) for r in ranks for e in r} == {16}
-    epoch_keys = [{k for e in r[:2] for k in e["keys"]} for r in ranks]
+    epoch_steps = _jsonl(run_dir / "log.jsonl")[0]["steps_per_epoch"]
+    epoch_keys = [{k for e in r[:epoch_steps] for k in e["keys"]} for r in ranks]
     assert epoch_keys[0] and epoch_keys[1] and not epoch_keys[0] & epoch_keys[1]
     splits = {e["key"]: e["split"] for e in _jsonl(region_dataset / "records.jsonl")}
     assert {splits[k] for r in ranks for e in r for k in e["keys"]} == {"train"}
