@@ -34,6 +34,7 @@ from rsvl.builders.chips import (
 from rsvl.builders.focus import sample_key
 from rsvl.builders.guards import read_chip
 from rsvl.builders.partitions import write_result
+from rsvl.builders.regions import chip_regions
 from rsvl.builders.splits import grid_boxes
 from rsvl.captions import make_captions
 from rsvl.data.records import Record
@@ -97,6 +98,7 @@ class _Context:
         self.tags = [tags for _, tags, _ in context]
         self.geometries = shapely.from_wkb([wkb for _, _, wkb in context])
         self.tree = shapely.STRtree(self.geometries)
+        self.shapes = dict(zip(self.osm_ids, self.geometries, strict=True))
 
     def around(self, chips: list[tuple[float, float, float, float]],
                focus_ids: list[str]) -> list[list[tuple[str, dict[str, str], bool]]]:
@@ -242,7 +244,8 @@ def _encode_write(rgb: np.ndarray, image_format: str, path: Path, encode: Any) -
 def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
                 osm_id: str, tags: dict[str, str], bounds: tuple[float, float, float, float],
                 split: str, around: list[tuple[str, dict[str, str], bool]],
-                writer: _Encoded | None = None) -> dict[str, Any] | Future[dict[str, Any]]:
+                writer: _Encoded | None = None, shapes: dict[str, Any] | None = None,
+                ) -> dict[str, Any] | Future[dict[str, Any]]:
     """Read, check, caption and write one framed chip; returns its record as a dict.
 
     Args:
@@ -257,6 +260,8 @@ def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
             first (:meth:`_Context.around`).
         writer: Encode and write on this thread (then the record's pixel hash is filled in
             once the write is done: :func:`make_partition` waits for it).
+        shapes: ``osm_id -> geometry`` of the chip's objects: the record gets their
+            region-text pairs (:mod:`rsvl.builders.regions`) in ``extra["regions"]``.
 
     Raises:
         ChipRejected: The chip's pixels are unusable (the reason says why).
@@ -275,6 +280,9 @@ def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
         "footprint": [float(v) for v in chip.bounds], "crs": chip.crs,
         "gsd_m": float(chip.gsd_m), "extra": {"pixel_sha256": ""},
     }
+    if shapes is not None:
+        record["extra"]["regions"] = chip_regions(
+            bounds, chip.rgb.shape[:2], [(osm_id, tags), *((i, t) for i, t, _ in around)], shapes)
     # Record validates the fields; the plain dict is returned as it is because
     # Record.to_dict's deep copy (dataclasses.asdict) costs as much as captioning the chip.
     Record(**record)
@@ -310,15 +318,16 @@ def make_partition(task: PartitionTask) -> None:
     footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in chosen])).tolist()
     framed = [(osm_id, tags, frame_sample(task.settings, imagery, tuple(object_bounds)))
               for (osm_id, tags, _), object_bounds in zip(chosen, footprints, strict=True)]
-    arounds = _Context(task.context).around([bounds for _, _, bounds in framed],
-                                            [osm_id for osm_id, _, _ in framed])
+    context = _Context(task.context)
+    arounds = context.around([bounds for _, _, bounds in framed],
+                             [osm_id for osm_id, _, _ in framed])
     rows: list[dict[str, Any] | Future[dict[str, Any]]] = []
     writer = _Encoded()
     try:
         for (osm_id, tags, bounds), around in zip(framed, arounds, strict=True):
             try:
                 rows.append(make_sample(task.settings, imagery, task.root, osm_id, tags, bounds,
-                                        reads[osm_id], around, writer))
+                                        reads[osm_id], around, writer, context.shapes))
             except ChipRejected as rejection:
                 rows.append({"osm_id": osm_id, "rejected": rejection.reason})
     finally:

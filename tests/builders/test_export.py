@@ -161,7 +161,7 @@ def test_caption_build_training_shards_hold_no_val_or_test_sample(
             with tarfile.open(tar_path) as tar:
                 keys = {m.name.partition(".")[0] for m in tar.getmembers()}
                 records = [json.loads(tar.extractfile(m).read())  # type: ignore[union-attr]
-                           for m in tar.getmembers() if m.name.endswith(".json")]
+                           for m in tar.getmembers() if m.name.partition(".")[2] == "json"]
             assert {splits[k] for k in keys} == {split}, tar_path
             assert {r["split"] for r in records} == {split}
             assert listed[tar_path.name] == len(keys)
