@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 from rsvl.training.launch import accelerate_command, launch_environment
 
 
@@ -18,3 +22,14 @@ def test_cpu_launch_uses_the_flags_that_give_real_ranks() -> None:
 def test_gpu_launch_leaves_precision_to_the_config() -> None:
     command = accelerate_command(4, None, [], cpu=False)
     assert "--multi_gpu" in command and "--mixed_precision" not in command
+
+
+def test_gpu_check_script_parses_and_needs_a_gpu(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    if shutil.which("nvidia-smi"):
+        return  # a GPU machine: the script runs for real, not in the tests
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "gpu_check: no nvidia-smi here (needs an NVIDIA GPU)"
