@@ -113,3 +113,23 @@ def test_region_masks_of_the_builtin_region_match_and_travel_in_shards_and_parqu
                           columns=["key", "regions"])
     row = table.slice(0, 1).to_pylist()[0]
     assert json.loads(row["regions"]) == by_key[row["key"]].extra["regions"]
+
+
+def test_a_region_text_build_is_a_segmentation_source(shared_data: Path, tmp_path: Path,
+                                                      vqa_tiny_model: Any) -> None:
+    from rsvl.evaluation.runner import EvalRequest, run_evaluation
+    from rsvl.evaluation.segmentation import BACKGROUND, load_segmentation
+
+    kampala = shared_data / "kampala"
+    build_captions(CaptionBuildConfig(
+        osm=str(kampala / "osm_buildings.geojson"), imagery=str(kampala / "tiles"),
+        out=str(tmp_path / "b"), source="kampala", licence="CC-BY-4.0 (OpenAerialMap)",
+        read_options={"default_tags": {"building": "yes"}}, split=SplitRule(cell_m=100),
+        rule=ChipRule(chip_size=64, max_gsd_factor=16)))
+    data = load_segmentation(tmp_path / "b", "all")
+    assert data.classnames == [BACKGROUND, "building"]
+    assert all(0 < (m == 1).sum() for m in data.masks)  # every chip shows its building
+    path, result = run_evaluation(vqa_tiny_model, EvalRequest(
+        task="segmentation", dataset=str(tmp_path / "b"), split="all"), tmp_path / "res")
+    assert result is not None and result["protocol"]["labels"] == "region-text masks"
+    assert result["num_images"] == len(data.images)
