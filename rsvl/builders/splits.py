@@ -4,14 +4,16 @@ The grid lives in Web Mercator (``EPSG:3857``) so that chips cut from different 
 sources over the same ground fall into the same cells. A chip takes the split of the cell
 holding its centre, so a chip larger than a cell, or one crossing a cell edge, still has one
 split. Then one pass over all the chips a build keeps drops chips until no two chips of
-different splits come closer than a guard band (default: the chips' size), losing few chips
-and keeping the splits' shares (:func:`guard_conflicts`), so no pixel of a held-out chip
-lies in (or next to) a training chip.
+different splits come closer than a guard band (default 0 m: they may touch, never overlap),
+losing few chips and keeping the splits' shares (:func:`guard_conflicts`), so no pixel of a
+held-out chip lies in a training chip. A band of the chips' size (``guard_m=None``) also keeps
+them a chip apart, at a measured cost: 47-81 % of the chips kept on the shared regions instead
+of 91-93 % (bench/split_keep.py).
 
 The default cell side is chosen from the data (:func:`auto_cell_size`): a multiple of the
-median chip side at which the guard pass keeps :data:`AUTO_KEEP` of the chips and the kept
-chips best follow the asked fractions, so a region of large zoomed-out chips gets large cells
-and a region of houses small ones.
+median chip side that gives every asked split chips, keeps :data:`AUTO_KEEP` of them through
+the guard pass and best follows the asked fractions, so a region of large zoomed-out chips
+gets large cells and a region of houses small ones.
 """
 
 from __future__ import annotations
@@ -47,16 +49,17 @@ class SplitRule:
 
     Attributes:
         cell_m: Side of the split grid cells in Web Mercator metres; ``None`` chooses it from
-            the chips (a multiple of their median side that keeps 90 % of them, the one whose
-            splits best follow the fractions; the manifest records it).
+            the chips (a multiple of their median side that gives every asked split chips and
+            keeps 90 % of them, the one whose splits best follow the fractions; the manifest
+            records it).
         fractions: Train/val/test fractions of the cells.
-        guard_m: Least gap between chips of different splits, Web Mercator metres; ``None``:
-            the mean side of the two chips (0 only forbids overlap).
+        guard_m: Least gap between chips of different splits, Web Mercator metres (0: they
+            may touch but share no pixel); ``None``: the mean side of the two chips.
     """
 
     cell_m: float | None = None
     fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
-    guard_m: float | None = None
+    guard_m: float | None = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fractions", check_fractions(self.fractions))
@@ -162,7 +165,9 @@ def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
     """The default cell side for chips ``boxes`` (``N x 4``, grid CRS).
 
     Each of :data:`AUTO_CELL_CHIPS` x the median chip side is tried (up to the first that
-    puts every chip in one cell): of those whose guard pass keeps at least :data:`AUTO_KEEP`
+    puts every chip in one cell). A size that leaves an asked split without chips loses to
+    any that does not (a train-only "split" is no split); then, of those whose guard pass
+    keeps at least :data:`AUTO_KEEP`
     of the chips, the one whose kept chips best follow the asked fractions wins (the largest
     ``min(kept in split / fraction)`` over the splits asked for: the biggest dataset with
     exactly those shares that the chips hold), the smaller cell on a tie. Small cells give
@@ -176,14 +181,14 @@ def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
     median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     median = median if median > 0 else 1.0  # points only: any positive size
     asked = {s: f for s, f in zip(SPLITS, rule.fractions, strict=True) if f > 0}
-    best: tuple[tuple[bool, float, int], float] | None = None
+    best: tuple[tuple[bool, bool, float, int], float] | None = None
     for factor in AUTO_CELL_CHIPS:
         cell = factor * median
         splits = centre_splits(boxes, cell, seed, rule.fractions)
         dropped = guard_conflicts(boxes, splits, rule.guard_m, rule.fractions)
         kept = [s for s, d in zip(splits, dropped, strict=True) if not d]
         balanced = min(kept.count(s) / f for s, f in asked.items())
-        score = (len(kept) >= AUTO_KEEP * len(boxes), balanced, len(kept))
+        score = (balanced > 0, len(kept) >= AUTO_KEEP * len(boxes), balanced, len(kept))
         if best is None or score > best[0]:
             best = (score, cell)
         if len(_cells(boxes, cell)) == 1:
