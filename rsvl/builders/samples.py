@@ -37,6 +37,7 @@ from rsvl.builders.partitions import write_result
 from rsvl.builders.regions import chip_regions
 from rsvl.builders.splits import grid_boxes
 from rsvl.captions import make_captions
+from rsvl.captions.long import long_description
 from rsvl.data.records import Record
 from rsvl.imagery.base import Imagery
 
@@ -261,7 +262,8 @@ def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
         writer: Encode and write on this thread (then the record's pixel hash is filled in
             once the write is done: :func:`make_partition` waits for it).
         shapes: ``osm_id -> geometry`` of the chip's objects: the record gets their
-            region-text pairs (:mod:`rsvl.builders.regions`) in ``extra["regions"]``.
+            region-text pairs (:mod:`rsvl.builders.regions`) in ``extra["regions"]`` and a
+            long description (:mod:`rsvl.captions.long`) in ``extra["long_captions"]``.
 
     Raises:
         ChipRejected: The chip's pixels are unusable (the reason says why).
@@ -281,8 +283,10 @@ def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
         "gsd_m": float(chip.gsd_m), "extra": {"pixel_sha256": ""},
     }
     if shapes is not None:
-        record["extra"]["regions"] = chip_regions(
-            bounds, chip.rgb.shape[:2], [(osm_id, tags), *((i, t) for i, t, _ in around)], shapes)
+        regions = chip_regions(bounds, chip.rgb.shape[:2],
+                               [(osm_id, tags), *((i, t) for i, t, _ in around)], shapes)
+        described = long_description(regions, chip.rgb.shape[:2], osm_id, f"{settings.seed}:{key}")
+        record["extra"] |= {"regions": regions, "long_captions": [described] if described else []}
     # Record validates the fields; the plain dict is returned as it is because
     # Record.to_dict's deep copy (dataclasses.asdict) costs as much as captioning the chip.
     Record(**record)
