@@ -13,6 +13,17 @@ the same mixture.
     .venv/bin/python bench/search_latency.py                  # 10^4, 10^5, 10^6 (~4 GB RAM)
     .venv/bin/python bench/search_latency.py --sizes 10000    # quick look
 
+Also in the same run: ``faiss.IndexFlatIP`` (exact, FAISS's BLAS) against rsvl's exact
+backend, float16 storage against float32 (latency and recall@10 of the float16 top-10 against
+the float32 one), and with ``--ondisk`` the past-RAM path: the embeddings written as GeoParquet,
+an IVF index built from it in chunks with its lists on disk (``build_ondisk_ivf``) against the
+in-memory IVF, and exact search streaming the file (``StreamingExactBackend``). ``--real``
+repeats recall on model-made embeddings: ``rsvl-micro`` chips of the built-in synthetic region
+and of ``../shared/data/imagery/cogeo.tif`` (when present), queried by their own chips and by
+text prompts (random weights: the embeddings are a real model's output, not a trained one's).
+
+    .venv/bin/python bench/search_latency.py --sizes 1000000 --ondisk --real
+
 Targets (2 cores): exact < 100 ms at 10^6; approximate < 5 ms with recall@10 >= 0.95.
 Writes bench/results/search_latency.json.
 """
@@ -34,7 +45,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rsvl.api.backends import ExactBackend, FaissBackend, import_faiss
+from rsvl.api.backends import (
+    ExactBackend,
+    FaissBackend,
+    StreamingExactBackend,
+    build_ondisk_ivf,
+    import_faiss,
+)
+from rsvl.api.geoparquet import write_embeddings
 from rsvl.api.index import ImageIndex
 
 DIM = 512
@@ -74,7 +92,8 @@ def recall_at_k(truth: np.ndarray, found: np.ndarray) -> float:
                                                                          strict=True)]))
 
 
-def bench_size(count: int, queries_count: int, rng: np.random.Generator) -> dict[str, Any]:
+def bench_size(count: int, queries_count: int, rng: np.random.Generator,
+               ondisk: bool = False) -> dict[str, Any]:
     faiss = import_faiss()
     centres = rng.standard_normal((max(1, count // POINTS_PER_CENTRE), DIM), dtype=np.float32)
     embeddings = clustered(count, rng, centres)
@@ -94,6 +113,9 @@ def bench_size(count: int, queries_count: int, rng: np.random.Generator) -> dict
     batched = exact.search(queries, K)
     row["exact_batched_ms_per_query"] = 1000 * (time.perf_counter() - started) / len(queries)
     assert np.array_equal(batched[1], truth)
+
+    row.update(bench_flat_and_half(embeddings, queries, truth))
+    row["exact_over_faiss_flat"] = row["exact_ms"] / row["faiss_flat_ms"]
 
     started = time.perf_counter()
     ivf = FaissBackend("ivf", embeddings)
@@ -124,20 +146,136 @@ def bench_size(count: int, queries_count: int, rng: np.random.Generator) -> dict
         started = time.perf_counter()
         loaded.search(queries[0], k=K)
         row["first_query_after_load_s"] = time.perf_counter() - started
+    if ondisk:
+        del loaded, index
+        row["ondisk"] = bench_ondisk(embeddings, queries, truth)
     return row
+
+
+def bench_flat_and_half(embeddings: np.ndarray, queries: np.ndarray,
+                        truth: np.ndarray) -> dict[str, Any]:
+    """``faiss.IndexFlatIP`` and float16 storage, each freed before the next."""
+    flat = import_faiss().IndexFlatIP(DIM)
+    flat.add(embeddings)
+    row = {"faiss_flat_ms": median_ms(lambda q: flat.search(q[None], K), queries),
+           "faiss_flat_recall_at_10": recall_at_k(truth, flat.search(queries, K)[1])}
+    flat.reset()
+    half = ExactBackend(embeddings.astype(np.float16))
+    row["float16_exact_ms"] = median_ms(lambda q: half.search(q[None], K), queries)
+    row["float16_recall_at_10"] = recall_at_k(truth, half.search(queries, K)[1])
+    return row
+
+
+def bench_ondisk(embeddings: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """GeoParquet on disk: IVF built in chunks with on-disk lists; exact search streaming it."""
+    row: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(dir=RESULTS.parent) as folder:
+        path = Path(folder) / "embeddings.parquet"
+        started = time.perf_counter()
+        write_embeddings(path, embeddings, pd.DataFrame(index=range(len(embeddings))),
+                         MODEL_INFO)
+        row["write_geoparquet_s"] = time.perf_counter() - started
+        row["geoparquet_mb"] = path.stat().st_size / 2**20
+        started = time.perf_counter()
+        backend = build_ondisk_ivf(path, Path(folder) / "ivf")
+        row["build_s"] = time.perf_counter() - started
+        row["lists_mb"] = (Path(folder) / "ivf" / "ivf.ivfdata").stat().st_size / 2**20
+        ivf = import_faiss().extract_index_ivf(backend.index)
+        row["nlist"], row["nprobe"] = int(ivf.nlist), int(ivf.nprobe)
+        row["recall_at_10"] = recall_at_k(truth, backend.search(queries, K)[1])
+        row["ms"] = median_ms(lambda q: backend.search(q[None], K), queries)
+        streaming = StreamingExactBackend(path)
+        started = time.perf_counter()
+        streamed = streaming.search(queries, K)
+        row["streaming_exact_batch_s"] = time.perf_counter() - started
+        row["streaming_exact_ms_per_query_batched"] = (1000 * row["streaming_exact_batch_s"]
+                                                       / len(queries))
+        row["streaming_exact_matches_exact"] = bool(np.array_equal(streamed[1], truth))
+        started = time.perf_counter()
+        streaming.search(queries[:1], K)
+        row["streaming_exact_single_query_s"] = time.perf_counter() - started
+    return row
+
+
+def bench_real(rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Recall on model-made embeddings: rsvl-micro chips of real and synthetic imagery."""
+    from rsvl.api import load_model
+    from rsvl.synth import generate_region
+
+    faiss = import_faiss()
+    model = load_model("rsvl-micro", device="cpu")
+    shared = Path(os.environ.get("RSVL_SHARED_DATA", Path(__file__).resolve().parents[2]
+                                 / "shared" / "data")) / "imagery" / "cogeo.tif"
+    rows = []
+    with tempfile.TemporaryDirectory(dir=RESULTS.parent) as folder:
+        sources = [("synthetic region 1 km, 25 m chips, stride 0.5",
+                    generate_region(Path(folder) / "region", seed=0, size_m=1000,
+                                    tiles=False).orthophoto_path, 25.0)]
+        if shared.is_file():
+            sources.append(("cogeo.tif 611 m, 12 m chips, stride 0.5", shared, 12.0))
+        for name, source, chip_m in sources:
+            started = time.perf_counter()
+            index = ImageIndex.from_raster(model, source, chip_size_m=chip_m, stride=0.5,
+                                           batch_size=256, progress=False)
+            embed_s = time.perf_counter() - started
+            embeddings = np.asarray(index.embeddings, dtype=np.float32)
+            prompts = [f"a satellite image of {thing}" for thing in (
+                "a house", "a road", "a forest", "a river", "a field", "snow", "a parking lot",
+                "a roof", "trees", "grass", "a building", "water", "a path", "a car",
+                "a farm", "a lake", "a bridge", "a park", "a beach", "a town")]
+            picks = rng.choice(len(embeddings), size=min(100, len(embeddings)), replace=False)
+            for kind, queries in (("chips", embeddings[picks]),
+                                  ("text", model.encode_texts(prompts))):
+                exact = ExactBackend(embeddings)
+                truth = exact.search(queries, K)[1]
+                flat = faiss.IndexFlatIP(embeddings.shape[1])
+                flat.add(embeddings)
+                ivf = FaissBackend("ivf", embeddings)
+                half = ExactBackend(embeddings.astype(np.float16))
+                rows.append({
+                    "source": name, "count": len(embeddings), "dim": int(embeddings.shape[1]),
+                    "embed_s": embed_s, "queries": kind, "query_count": len(queries),
+                    "ivf_nlist": int(faiss.extract_index_ivf(ivf.index).nlist),
+                    "ivf_nprobe": int(faiss.extract_index_ivf(ivf.index).nprobe),
+                    "ivf_recall_at_10": recall_at_k(truth, ivf.search(queries, K)[1]),
+                    "faiss_flat_recall_at_10": recall_at_k(truth, flat.search(queries, K)[1]),
+                    "float16_recall_at_10": recall_at_k(truth, half.search(queries, K)[1]),
+                })
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--ondisk", action="store_true",
+                        help="also GeoParquet on disk: chunked on-disk IVF, streaming exact")
+    parser.add_argument("--real", action="store_true",
+                        help="also recall on rsvl-micro embeddings of real/synthetic imagery")
     args = parser.parse_args(argv)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    real = bench_real(rng) if args.real else []
+    for point in real:
+        print(f"real: {point['source']} ({point['count']} x {point['dim']}), "
+              f"{point['queries']} queries: ivf recall@10 {point['ivf_recall_at_10']:.3f} "
+              f"(nlist {point['ivf_nlist']}, nprobe {point['ivf_nprobe']}), float16 "
+              f"{point['float16_recall_at_10']:.3f}, faiss flat "
+              f"{point['faiss_flat_recall_at_10']:.3f}", flush=True)
     rows = []
     for count in args.sizes:
-        row = bench_size(count, args.queries, rng)
+        row = bench_size(count, args.queries, rng, args.ondisk)
         rows.append(row)
+        print(f"n={count:>8}: faiss.IndexFlatIP {row['faiss_flat_ms']:.2f} ms (exact/flat "
+              f"{row['exact_over_faiss_flat']:.2f}); float16 exact {row['float16_exact_ms']:.2f}"
+              f" ms, recall@10 vs float32 {row['float16_recall_at_10']:.3f}", flush=True)
+        if "ondisk" in row:
+            disk = row["ondisk"]
+            print(f"    on-disk IVF: build {disk['build_s']:.1f} s (GeoParquet "
+                  f"{disk['geoparquet_mb']:.0f} MB, lists {disk['lists_mb']:.0f} MB), "
+                  f"{disk['ms']:.2f} ms, recall@10 {disk['recall_at_10']:.3f} | streaming "
+                  f"exact {disk['streaming_exact_ms_per_query_batched']:.1f} ms/query batched, "
+                  f"{disk['streaming_exact_single_query_s']:.2f} s single", flush=True)
         default = row["ivf_default"]
         print(f"n={count:>8}: exact {row['exact_ms']:7.2f} ms (bare numpy "
               f"{row['baseline_numpy_ms']:7.2f} ms, ratio {row['exact_over_baseline']:.2f}; "
@@ -153,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"noise {NOISE}, normalised",
                "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
                "machine": platform.platform(), "python": sys.version.split()[0],
-               "results": rows}
+               "results": rows, "real_embeddings": real}
     RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {RESULTS}")
     return 0
