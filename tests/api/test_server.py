@@ -171,6 +171,7 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     """Debian's headless Chromium through chromedriver (skips when they are not installed)."""
     if CHROMIUM is None or CHROMEDRIVER is None:
         pytest.skip(f"needs Chromium and ChromeDriver: {INSTALL}")
+    pytest.importorskip("selenium", reason="needs selenium: pip install -e '.[dev]'")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
