@@ -109,7 +109,8 @@ def long_description(regions: Sequence[Mapping[str, Any]], shape: tuple[int, int
     around = [r for r in regions if r is not focus and _phrase(r, False) is not None]
     holder = next((r for r in around if r["area_px"] > focus["area_px"]
                    and _inside(focus["box"], r["box"])
-                   and _phrase(r, False).kind != "object"), None)  # type: ignore[union-attr]
+                   and _phrase(r, False).kind not in ("object", "line")),  # type: ignore[union-attr]
+                  None)  # only an area surrounds (a river's box also holds a track's)
     neighbour = next((r for r in around if r is not holder and _near(focus["box"], r["box"])
                       and not _inside(focus["box"], r["box"])), None)
     subject = f"the {focus_phrase.noun}"

@@ -44,3 +44,10 @@ def test_counts_places_and_relations_in_english() -> None:
                for s in range(12)}
     assert len(openers) > 1  # and picks among wordings
     assert long_description(regions, SHAPE, "way/77") is None
+
+
+def test_only_an_area_surrounds_the_focus() -> None:
+    regions = [_region("way/5", {"waterway": "river"}, [0, 0, 90, 90]),
+               _region("way/1", {"building": "house"}, [35, 35, 55, 55])]
+    text = long_description(regions, SHAPE, "way/1")
+    assert text is not None and "surrounded" not in text
