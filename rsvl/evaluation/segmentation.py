@@ -224,9 +224,10 @@ def load_mask_set(folder: str | Path) -> SegmentationSet:
 def load_build_masks(folder: str | Path, split: str = "test") -> SegmentationSet:
     """Chips of a caption build with masks from their region-text pairs.
 
-    Each chip's regions paint their phrase in the order the record lists them (largest first,
-    so a house is painted over the residential area around it); pixels no region covers are
-    :data:`BACKGROUND`, a class like the others.
+    Each chip's regions paint their head noun (``house``, ``residential area``: attribute
+    words would split one kind of object into many classes) in the order the record lists them
+    (largest first, so a house is painted over the residential area around it); pixels no
+    region covers are :data:`BACKGROUND`, a class like the others.
 
     Raises:
         InputError: The folder holds no records, or none of ``split`` with regions.
@@ -237,7 +238,7 @@ def load_build_masks(folder: str | Path, split: str = "test") -> SegmentationSet
     if not chosen:
         raise InputError(f"{folder}: no {split!r} records with region-text pairs (build it with "
                          f"this rsvl version: `rsvl build captions`)")
-    phrases = sorted({region["phrase"] for r in chosen for region in r.extra["regions"]})
+    phrases = sorted({region["noun"] for r in chosen for region in r.extra["regions"]})
     classes = [BACKGROUND, *(p for p in phrases if p != BACKGROUND)]
     index = {name: i for i, name in enumerate(classes)}
     keys, images, masks = [], [], []
@@ -246,7 +247,7 @@ def load_build_masks(folder: str | Path, split: str = "test") -> SegmentationSet
             pixels = np.asarray(image.convert("RGB"))
         mask = np.zeros(pixels.shape[:2], dtype=np.int16)
         for region in record.extra["regions"]:
-            mask[region_mask(region, pixels.shape[:2])] = index[region["phrase"]]
+            mask[region_mask(region, pixels.shape[:2])] = index[region["noun"]]
         keys.append(record.key)
         images.append(pixels)
         masks.append(mask)
