@@ -83,3 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = "interrupted; run the same command again to resume"
         print(f"rsvl {args.command}: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if argv is None and threading.current_thread() is threading.main_thread():
+            # The job is over (done, failed or stopped) and the process exits: a Ctrl-C now
+            # would only print a traceback from the interpreter's exit hooks (torch's).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
