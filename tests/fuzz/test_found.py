@@ -54,6 +54,7 @@ def test_geojson_not_utf8_or_open_ring(tmp_path: Path) -> None:
 
 def test_karpathy_and_csv_not_utf8(tmp_path: Path) -> None:
     from rsvl.builders.importers import karpathy, table
+    from rsvl.builders.importers.base import validate_items
 
     captions = tmp_path / "captions.json"
     captions.write_bytes(b'{"images": [{"filename": "a.jpg", "sentences": [{"raw": "caf\xe9"}]}]}')
@@ -63,6 +64,9 @@ def test_karpathy_and_csv_not_utf8(tmp_path: Path) -> None:
     rows.write_bytes(b"filepath,title\na.jpg,a caf\xe9\n")
     with pytest.raises(InputError, match="not UTF-8 text after line"):
         list(table.read_items(rows))
+    rows.write_text("filepath,title\n,a caption\n")  # no image named: was a ValueError
+    with pytest.raises(InputError, match="image not found"):
+        validate_items(table.read_items(rows))
 
 
 @pytest.mark.parametrize(("field", "value", "reason"), [

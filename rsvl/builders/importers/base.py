@@ -81,7 +81,8 @@ def normalise_split(split: str, origin: str) -> str:
 
 def key_from_path(path: str) -> str:
     """A record key from a relative image path: suffix dropped, unsafe characters as ``_``."""
-    stem = str(Path(path).with_suffix("")).replace("\\", "/")
+    named = Path(path)
+    stem = str(named.with_suffix("") if named.name else named).replace("\\", "/")  # '' or '.'
     return _KEY_UNSAFE.sub("_", stem).strip("_") or "image"
 
 
