@@ -1,9 +1,10 @@
 """RSVQA-style questions about one chip, from the OSM features it contains.
 
-The recipe (RSVQA, Lobry et al. 2020; ``data_builders/README.md``): intersect the features with the chip; ask presence,
-count, comparison, area and rural/urban questions about object categories (buildings by type,
-roads, water, land-use classes), optionally narrowed by an attribute (small/medium/large by
-area, square/rectangular/circular by shape) or a spatial relation to another category.
+The recipe (RSVQA, Lobry et al. 2020; ``data_builders/README.md``): intersect the features with
+the chip; ask presence, count, comparison, area and rural/urban questions about object
+categories (buildings by type, roads, water, land-use classes), optionally narrowed by an
+attribute (small/medium/large by area, square/rectangular/circular by shape) or a spatial
+relation to another category.
 Categories, templates, bins and thresholds are data (``question_templates.json``).
 
 An object is *in* a chip when its geometry shares interior with the chip footprint (touching
