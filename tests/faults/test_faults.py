@@ -1,7 +1,8 @@
 """Every long job, killed at random points of its progress, resumes to the bytes of an
 uninterrupted run; SIGTERM and Ctrl-C (SIGINT) stop it cleanly with one line and exit 130.
 
-CI injects RSVL_FAULTS_N = 2 SIGKILLs and one SIGTERM and one SIGINT per job; by hand:
+CI injects RSVL_FAULTS_N = 1 SIGKILL and one clean stop per job (SIGTERM or SIGINT, by turns:
+each run starts torch or the raster stack, seconds on 2 cores); by hand:
 ``RSVL_FAULTS_N=50 RSVL_FAULTS_REPORT=faults.json .venv/bin/python -m pytest tests/faults -q``
 (SIGTERM and SIGINT then N // 5 each). The draws are seeded (RSVL_FAULTS_SEED, default 0).
 
@@ -33,8 +34,8 @@ from tests.faults.harness import Job, Outcome, Reference, reference, rsvl, trial
 
 pytestmark = pytest.mark.slow
 
-KILLS = int(os.environ.get("RSVL_FAULTS_N", "2"))
-STOPS = max(1, KILLS // 5)  # SIGTERM and SIGINT each
+KILLS = int(os.environ.get("RSVL_FAULTS_N", "1"))
+STOPS = KILLS // 5  # SIGTERM and SIGINT each; with fewer than 5 kills, one of them by turns
 SEED = int(os.environ.get("RSVL_FAULTS_SEED", "0"))
 REPORT = os.environ.get("RSVL_FAULTS_REPORT")
 
@@ -216,7 +217,9 @@ def test_killed_job_resumes_to_the_same_bytes(name: str, workspace: Path) -> Non
     ref = reference(job)
     assert ref.snapshot, f"{name} wrote nothing"
     rng = random.Random(f"{SEED}-{name}")
-    plan = ([signal.SIGKILL] * KILLS + [signal.SIGTERM] * STOPS + [signal.SIGINT] * STOPS)
+    stops = ([signal.SIGTERM] * STOPS + [signal.SIGINT] * STOPS if STOPS else
+             [(signal.SIGTERM, signal.SIGINT)[list(JOBS).index(name) % 2]])
+    plan = [signal.SIGKILL] * KILLS + stops
     outcomes = []
     for sig in plan:
         outcome = trial(job, ref, rng, sig)
