@@ -69,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cell-m", default="auto", help="split cell side, or auto")
     parser.add_argument("--fractions", type=float, nargs=3, default=(0.8, 0.1, 0.1))
-    parser.add_argument("--guard-m", type=float, default=None,
-                        help="split guard band (default: the chips' sides)")
+    parser.add_argument("--guard-m", type=float, default=SplitRule().guard_m,
+                        help="split guard band, metres (default: the builds' default)")
+    parser.add_argument("--chip-side-guard", dest="guard_m", action="store_const", const=None,
+                        help="a guard band of the chips' own sides instead")
     parser.add_argument("--demo-size-m", type=float, default=3000)
     parser.add_argument("--recipe", action="store_true",
                         help="each region's data_builders/demo recipe split settings instead")

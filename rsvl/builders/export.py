@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from rsvl.builders.regions import regions_json
 from rsvl.data.atomic import atomic_open
 from rsvl.data.records import SPLITS, Record
 from rsvl.data.shards import (
@@ -167,6 +168,8 @@ PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, Any]]] = {
     "footprint": (pa.list_(pa.float64()), {"feature": _value("float64"), "_type": "Sequence"}),
     "crs": (pa.string(), _value("string")),
     "gsd_m": (pa.float64(), _value("float64")),
+    # Region-text pairs (rsvl.builders.regions) as JSON text; null for records without them.
+    "regions": (pa.string(), _value("string")),
 }
 
 
@@ -194,6 +197,7 @@ def _parquet_rows(root: Path, records: Iterable[Record]) -> Iterator[dict[str, o
             "footprint": record.footprint,
             "crs": record.crs,
             "gsd_m": record.gsd_m,
+            "regions": regions_json(record.extra),
         }
 
 

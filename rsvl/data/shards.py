@@ -106,6 +106,9 @@ class ShardWriter:
                     _add_member(tar, f"{record.key}.{ext}", image)
                     _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
                     _add_member(tar, f"{record.key}.json", payload.encode())
+                    if "regions" in record.extra:  # region-text pairs (rsvl.builders.regions)
+                        _add_member(tar, f"{record.key}.regions.json",
+                                    json.dumps(record.extra["regions"]).encode())
         self.sizes[name] = len(self._pending)
         counts = Counter(record.split for record, _, _ in self._pending)
         self.splits[name] = dict(sorted(counts.items()))
