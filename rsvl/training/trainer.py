@@ -179,7 +179,12 @@ def train(config: TrainConfig) -> TrainResult:
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, num_workers=config.data.workers, pin_memory=not use_cpu,
     )
+    # The loader draws its base seed from torch's RNG; a resumed run restored that RNG from the
+    # checkpoint, after the draw an uninterrupted run made at step 0, so it must not draw again.
+    restored_rng = torch.get_rng_state() if step else None
     batches = iter(loader)
+    if restored_rng is not None:
+        torch.set_rng_state(restored_rng)
     while step < total_steps:
         epoch = step // epoch_steps
         micro = [next(batches) for _ in range(accum)]

@@ -10,9 +10,7 @@ Fields left out of the comparison, because they legitimately differ between runs
 - training ``log.jsonl``: ``time`` and ``samples_per_s`` of each line, the ``start`` event lines
   (a resumed run logs its own start), and a step logged twice (after the last checkpoint, then
   again by the resume) counts once, its last line;
-- GeoParquet embeddings: the ``created`` column (when the file was written);
-- checkpoints' ``random_states_0.pkl``: torch's global RNG state, a known bug (see
-  ``_random_states``), not a legitimate difference.
+- GeoParquet embeddings: the ``created`` column (when the file was written).
 """
 
 from __future__ import annotations
@@ -45,8 +43,6 @@ TRAIN = ["model.spec=rsvl-micro", "data.batch_size=8", "optim.warmup_steps=2", "
 
 
 def _training_log(name: str, data: bytes) -> bytes | None:
-    if name.endswith(".pkl"):
-        return _random_states(data)
     if not name.endswith("log.jsonl"):
         return data
     steps: dict[int, dict[str, object]] = {}
@@ -56,24 +52,6 @@ def _training_log(name: str, data: bytes) -> bytes | None:
             steps[entry["step"]] = {k: v for k, v in entry.items()
                                     if k not in ("time", "samples_per_s")}
     return json.dumps([steps[k] for k in sorted(steps)], sort_keys=True).encode()
-
-
-def _random_states(data: bytes) -> bytes:
-    """A checkpoint's RNG states without torch's global one.
-
-    KNOWN BUG (reported, not fixed here): after a resume, the trainer creates its data
-    iterator after ``load_state`` (rsvl/training/trainer.py, ``iter(loader)`` after
-    ``_resume``), and the DataLoader draws its base seed from torch's global RNG, so the next
-    checkpoint's ``torch_manual_seed`` is one draw ahead of an uninterrupted run's. Losses,
-    weights and optimizer states stay identical (the stream seeds its own generators).
-    Restoring ``torch.get_rng_state()`` right after ``iter(loader)`` on a resumed run fixes it;
-    then drop this exclusion.
-    """
-    import torch
-
-    states = torch.load(io.BytesIO(data), weights_only=False)
-    states.pop("torch_manual_seed", None)
-    return repr(sorted(states.items())).encode()
 
 
 def _geoparquet(name: str, data: bytes) -> bytes | None:
