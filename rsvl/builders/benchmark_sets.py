@@ -151,8 +151,10 @@ def write_classification_set(root: Path, records: Sequence[Record], task: Classi
             continue
         result.classes[label] = len(members)
         (staging / label).mkdir()
+        # copy2 keeps the chip's modification time: a rebuilt, unchanged set keeps the
+        # fingerprint its evaluation results are stored under, so they are reused
         for record in members:
-            shutil.copyfile(root / record.image, staging / label / Path(record.image).name)
+            shutil.copy2(root / record.image, staging / label / Path(record.image).name)
     _replace_folder(staging, result.folder)
     return result
 

@@ -127,13 +127,13 @@ def run_query(args: argparse.Namespace) -> int:
         raise ConfigError("give either a text query or --image PATH (not both)")
     if args.text is None and args.image is None and not (args.positive or args.near
                                                          or args.within):
-        raise ConfigError("give a text query, --image PATH, --positive ID or a place "
-                          "(--near, --within)")
+        raise ConfigError("give either a text query or --image PATH (or --positive ID, or a "
+                          "place: --near, --within)")
     index = open_index(args)
     results = index.search(args.text if args.image is None else args.image, k=args.k,
                            near=parse_place(args.near), within=args.within,
                            positives=args.positive, negatives=args.negative)
-    shown = [c for c in ("rank", "score", "id", "key", "path", "imagery", "caption")
+    shown = [c for c in ("rank", "score", "key", "path", "imagery", "caption", "id")
              if c in results]
     for row in results[shown].to_dict("records"):
         if args.json:

@@ -30,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoOptions, object]
 def test_demo_writes_every_artifact(demo: tuple[DemoOptions, object]) -> None:
     options, result = demo
     out = options.out
-    for path in ("region/region.json", "data/records.jsonl", "data/shards/sizes.json",
+    for path in ("region/region.json", "data/records.jsonl", "data/shards/train/sizes.json",
                  "data/retrieval/dataset.json", "land_cover/summary.json",
                  "vqa/SYNTH_split_test_questions.json", "train.json", "runs/tiny/log.jsonl",
                  "runs/tiny/export/open_clip_model.safetensors",

@@ -349,9 +349,11 @@ def train_vqa_head(
             branches["image"] = _train_evidence(module.evidence, start, std_image, inputs, val,
                                                 recipe, seed, accelerator)
     blind, seen = branches["question_only"], branches.get("image")
+    # Questions about one image are not independent draws: the image decides by images.
+    val_images = torch.tensor([q.image_id for q in questions])[val]
     uses_image = seen is not None and (not val.any() or (
         seen.accuracies[seen.epoch] > blind.accuracies[blind.epoch]
-        and _significant(blind.right, seen.right)))
+        and _significant_by_image(blind.right, seen.right, val_images)))
     chosen = seen if uses_image and seen is not None else blind
     module.evidence.load_state_dict(chosen.state)
     module.use_image.fill_(1.0 if uses_image else 0.0)
@@ -476,6 +478,18 @@ def _significant(before: torch.Tensor, after: torch.Tensor) -> bool:
     fixed = int((after & ~before).sum())
     broken = int((before & ~after).sum())
     return fixed - broken > 2 * math.sqrt(fixed + broken)
+
+
+def _significant_by_image(before: torch.Tensor, after: torch.Tensor,
+                          image_ids: torch.Tensor) -> bool:
+    """The sign test of :func:`_significant` over held-out images instead of questions: an
+    image counts as won when ``after`` answers more of its questions right. Test sets are split
+    by image, so a gain on a few images' many questions must not pass as significant."""
+    gain = torch.zeros(int(image_ids.max()) + 1 if len(image_ids) else 0)
+    gain.index_add_(0, image_ids, after.float() - before.float())
+    seen = torch.zeros_like(gain).index_add_(0, image_ids, torch.ones_like(gain[image_ids]))
+    won, lost = int(((gain > 0) & (seen > 0)).sum()), int(((gain < 0) & (seen > 0)).sum())
+    return won - lost > 2 * math.sqrt(won + lost)
 
 
 class _Batches:
