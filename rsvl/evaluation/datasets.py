@@ -406,18 +406,27 @@ def describe(dataset: ClassificationSet | RetrievalSet) -> dict[str, Any]:
 
 
 def files_fingerprint(paths: Iterable[Path], digest: Any = None) -> str:
-    """sha256 over each file's resolved path, size and modification time (cheap: no reading)."""
+    """sha256 over each file's resolved path and content.
+
+    Content, not modification time: a set rebuilt with the same bytes (a demo or suite rerun)
+    keeps its fingerprint and its stored results; reading is cheap beside encoding the images.
+    """
     digest = digest or hashlib.sha256()
     for path in paths:
-        stat = path.stat() if path.exists() else None
-        stamp = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
-        digest.update(f"{path.resolve()}\0{stamp[0]}\0{stamp[1]}\n".encode())
+        content = hashlib.sha256()
+        if path.is_file():
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    content.update(block)
+        else:
+            content.update(b"\0missing")
+        digest.update(f"{path.resolve()}\0{content.hexdigest()}\n".encode())
     return str(digest.hexdigest())
 
 
 def dataset_fingerprint(dataset: Any) -> str:
     """What a result was computed on: the caption file's bytes (retrieval), labels, and the
-    image files' paths, sizes and modification times; any change gives another fingerprint."""
+    image files' paths and content; any change gives another fingerprint."""
     if not isinstance(dataset, (RetrievalSet, ClassificationSet)):
         raise TypeError(f"no fingerprint for {type(dataset).__name__}: give it fingerprint()")
     digest = hashlib.sha256()

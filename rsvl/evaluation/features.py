@@ -1,7 +1,7 @@
 """Image and text features of a loaded model, batched; image features cached on disk.
 
-The cache key is (checkpoint sha256, preprocessing config, the image files' paths, sizes and
-modification times), so zero-shot, retrieval, linear probe and k-NN on the same images compute
+The cache key is (checkpoint sha256, preprocessing config, the image files' paths and
+content), so zero-shot, retrieval, linear probe and k-NN on the same images compute
 image features once. Unreadable images are skipped and reported (or raise with ``strict``).
 """
 

@@ -36,6 +36,8 @@ def test_cache_is_reused_and_invalidated_by_a_changed_file(micro: LoadedModel, c
     assert torch.equal(first.features, second.features) and second.skipped == first.skipped
     key = cache_key(micro, paths)
     os.utime(paths[1], ns=(1, 1))
+    assert cache_key(micro, paths) == key  # touched, same bytes: the same features
+    paths[1].write_bytes(paths[0].read_bytes())
     assert cache_key(micro, paths) != key
 
 

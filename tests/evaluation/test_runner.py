@@ -118,7 +118,9 @@ def test_a_changed_protocol_is_recomputed_never_reused(micro: LoadedModel, class
     assert recomputed is not None and recomputed["protocol"]["templates"] == [
         "an aerial view of {c}"]
     # So is another dataset content: a new image.
-    (class_tree / "golf_course" / "golf_course_1.png").touch()
+    folder = class_tree / "golf_course"
+    first = sorted(folder.iterdir())[0]
+    (folder / f"new_{first.name}").write_bytes(first.read_bytes())
     _, recomputed = run_evaluation(micro, base[1], out)
     assert recomputed is not None
 

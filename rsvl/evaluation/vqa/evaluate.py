@@ -99,7 +99,7 @@ class VqaSplits:
 
     def fingerprint(self) -> str:
         """What a result is computed on: both splits' questions and answers, and their image
-        files' paths, sizes and modification times."""
+        files' paths and content."""
         digest = hashlib.sha256()
         paths = []
         for split in (self.evaluated, self.train):
