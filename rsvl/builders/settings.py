@@ -6,7 +6,6 @@ Orchestrators import from here; nothing here imports an orchestrator.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rsvl.builders.chips import ChipRule
 from rsvl.builders.splits import SplitRule
+from rsvl.config import to_dict as config_to_dict
 from rsvl.data.atomic import write_json
 from rsvl.data.records import RECORDS_FILE
 from rsvl.errors import ConfigError
@@ -96,7 +96,7 @@ class CaptionBuildConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-serialisable values."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return config_to_dict(self)
 
 
 def native_resolution(imagery: Imagery) -> float:

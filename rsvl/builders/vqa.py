@@ -18,7 +18,6 @@ Output::
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 from collections import Counter
@@ -43,6 +42,7 @@ from rsvl.builders.partitions import (
 )
 from rsvl.builders.settings import PARTITIONS_DIR, check_resumable, native_resolution
 from rsvl.builders.splits import NEAR_OTHER_SPLIT, SplitRule, decide_splits, grid_boxes
+from rsvl.config import to_dict as config_to_dict
 from rsvl.data.atomic import atomic_open, remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS
 from rsvl.errors import ConfigError
@@ -116,7 +116,7 @@ class VqaBuildConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as plain JSON-serialisable values."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        return config_to_dict(self)
 
     @property
     def rule(self) -> ChipRule:
