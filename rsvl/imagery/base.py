@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,10 @@ class Imagery(abc.ABC):
     band_count: int
     # The open file handle (GDAL dataset, sqlite connection); never pickled.
     _handle: Any = None
+    # The process that opened ``_handle`` (see :meth:`_own_handle`).
+    _handle_pid: int | None = None
     # Attributes that hold handles or caches: dropped when pickled, rebuilt lazily.
-    _unpicklable: tuple[str, ...] = ("_handle",)
+    _unpicklable: tuple[str, ...] = ("_handle", "_handle_pid")
 
     def __init__(self, source: str | Path, licence: str = "unknown") -> None:
         self.source = str(source)
@@ -102,9 +105,26 @@ class Imagery(abc.ABC):
 
     def close(self) -> None:
         """Release the open file handle; the reader reopens it on the next read."""
-        if self._handle is not None:
+        if self._own_handle() is not None:
             self._handle.close()
+        self._handle = None
+
+    def _own_handle(self) -> Any:
+        """The open handle if this process opened it, else ``None`` (reopen it).
+
+        A forked worker inherits its parent's readers with their handles; a GDAL dataset's
+        file offset (and a sqlite connection) is then shared by every child, so concurrent
+        reads in two workers would read each other's bytes. The child abandons the inherited
+        handle, without closing what its parent still uses, and opens its own.
+        """
+        if self._handle is not None and self._handle_pid != os.getpid():
             self._handle = None
+        return self._handle
+
+    def _keep_handle(self, handle: Any) -> Any:
+        """Remember ``handle`` as this process's open handle and return it."""
+        self._handle, self._handle_pid = handle, os.getpid()
+        return handle
 
     def __enter__(self) -> Imagery:
         return self

@@ -54,11 +54,12 @@ class MBTilesImagery(TilePyramid):
                        (zoom, x, flip_y(zoom, row)))
 
     def _query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        if self._handle is None:
+        handle = self._own_handle()
+        if handle is None:
             # Read-only: several worker processes may read one file at once.
             uri = Path(self.source).resolve().as_uri() + "?mode=ro"
-            self._handle = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        return self._handle.execute(sql, params).fetchall()
+            handle = self._keep_handle(sqlite3.connect(uri, uri=True, check_same_thread=False))
+        return handle.execute(sql, params).fetchall()
 
     def _tile_bytes(self, zoom: int, x: int, y: int) -> bytes | None:
         try:

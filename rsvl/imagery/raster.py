@@ -228,9 +228,9 @@ class RasterImagery(Imagery):
         self.stretch_rule = self._stretch_rule(stretch, percentiles)
 
     def _dataset(self) -> Any:
-        if self._handle is None:
-            self._handle = _open_dataset(self.source, self._policy)
-        return self._handle
+        handle = self._own_handle()
+        return handle if handle is not None else self._keep_handle(
+            _open_dataset(self.source, self._policy))
 
     def _stretch_rule(self, stretch: str | Sequence[float],
                       percentiles: Sequence[float]) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -172,16 +173,21 @@ class TileServerImagery(TilePyramid):
 
     @property
     def _session(self) -> requests.Session:
-        """This process's HTTP session, made on first use (keep-alive across tiles)."""
-        session = self.__dict__.get("_http")
-        if session is None:
-            session = self.__dict__["_http"] = requests.Session()
+        """This process's HTTP session, made on first use (keep-alive across tiles).
+
+        A forked worker makes its own: the parent's pooled sockets would be shared by every
+        child and their responses interleaved.
+        """
+        pid, session = self.__dict__.get("_http", (None, None))
+        if session is None or pid != os.getpid():
+            session = requests.Session()
+            self.__dict__["_http"] = (os.getpid(), session)
         return session
 
     def close(self) -> None:
         """Close the pooled HTTP connections; the next read opens new ones."""
-        session = self.__dict__.pop("_http", None)
-        if session is not None:
+        pid, session = self.__dict__.pop("_http", (None, None))
+        if session is not None and pid == os.getpid():
             session.close()
         super().close()
 

@@ -63,7 +63,7 @@ class TilePyramid(Imagery):
     zooms: list[int]
     tile_size: int
     scheme: str
-    _unpicklable: tuple[str, ...] = ("_handle", "_tiles")
+    _unpicklable: tuple[str, ...] = ("_handle", "_handle_pid", "_tiles")
 
     @abc.abstractmethod
     def _tile_bytes(self, zoom: int, x: int, y: int) -> bytes | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import pickle
 import time
 from pathlib import Path
@@ -180,6 +181,41 @@ def test_pickled_reader_reopens(make_geotiff, gradient, grid_bounds) -> None:
     np.testing.assert_array_equal(clone.read(bounds, 16).rgb, before.rgb)
     imagery.close()
     np.testing.assert_array_equal(imagery.read(bounds, 16).rgb, before.rgb)
+
+
+_INHERITED: dict[str, Any] = {}  # what forked children see without pickling
+
+
+def _read_every_window(imagery: Any, bounds: list[tuple[float, ...]]) -> list[bytes]:
+    return [imagery.read(window, 16).rgb.tobytes() for window in bounds]
+
+
+def _read_with_the_inherited_reader(bounds: list[tuple[float, ...]]) -> list[bytes]:
+    return _read_every_window(_INHERITED["imagery"], bounds)
+
+
+def test_forked_workers_do_not_share_the_parents_file_handle(make_geotiff, grid_bounds) -> None:
+    # A forked child inherits its parent's open GDAL dataset; reading through that shared file
+    # offset in two children at once returns each other's bytes (seen as random "mostly
+    # nodata" chips in two-worker builds). Each child must open its own.
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 512, 512), dtype=np.uint8)
+    imagery = open_imagery(make_geotiff("f.tif", pixels, compress="deflate", blockxsize=16,
+                                        blockysize=16))
+    windows = [grid_bounds(col, row, 16, 16) for row in range(0, 512, 16)
+               for col in range(0, 512, 16)]
+    imagery.read(windows[0], 16)  # the parent's handle is open when the children fork
+    expected = _read_every_window(pickle.loads(pickle.dumps(imagery)), windows)
+    _INHERITED["imagery"] = imagery
+    try:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = [pool.apply_async(_read_with_the_inherited_reader, (windows[i::2] * 4,))
+                       for i in range(2)]
+            got = [result.get(timeout=120) for result in results]
+    finally:
+        _INHERITED.clear()
+    for i in range(2):
+        assert got[i] == expected[i::2] * 4
+    np.testing.assert_array_equal(imagery.read(windows[5], 16).rgb.tobytes(), expected[5])
 
 
 def test_rotated_raster_is_read_north_up(make_geotiff, gradient) -> None:
