@@ -304,7 +304,9 @@ def import_faiss() -> Any:
     return faiss
 
 
-BACKENDS = ("exact", *_APPROXIMATE, "auto")
+# Backends that search an embedding GeoParquet where it lies (collections past RAM).
+FILE_BACKENDS = (StreamingExactBackend.name, "ivf-ondisk")
+BACKENDS = ("exact", *_APPROXIMATE, *FILE_BACKENDS, "auto")
 
 
 def choose_backend(name: str, count: int) -> str:
@@ -314,6 +316,28 @@ def choose_backend(name: str, count: int) -> str:
     if name != "auto":
         return name
     return AUTO_APPROXIMATE if count >= APPROXIMATE_FROM else "exact"
+
+
+def ondisk_ivf_folder(path: str | Path) -> Path:
+    """Where the on-disk IVF index of an embedding GeoParquet is kept: ``FILE.parquet.ivf/``."""
+    return Path(path).with_name(Path(path).name + ".ivf")
+
+
+def make_file_backend(name: str, path: str | Path, column: str = "embedding") -> SearchBackend:
+    """A :data:`FILE_BACKENDS` backend over the GeoParquet ``path``, without loading it.
+
+    ``ivf-ondisk`` reads the index kept in :func:`ondisk_ivf_folder` and (re)builds it there,
+    in chunks, when it is missing or older than the file.
+    """
+    if name == StreamingExactBackend.name:
+        return StreamingExactBackend(path, column)
+    if name != "ivf-ondisk":
+        raise ConfigError(f"{name!r} is not a file backend; use one of {', '.join(FILE_BACKENDS)}")
+    folder = ondisk_ivf_folder(path)
+    built = folder / ONDISK_INDEX_FILE
+    if built.is_file() and built.stat().st_mtime_ns >= Path(path).stat().st_mtime_ns:
+        return load_ondisk_ivf(folder)
+    return build_ondisk_ivf(path, folder, column)
 
 
 def make_backend(name: str, embeddings: np.ndarray, saved: Path | None = None) -> SearchBackend:

@@ -112,24 +112,75 @@ def write_embeddings(path: str | Path, embeddings: np.ndarray, metadata: pd.Data
     return Path(path)
 
 
+class ParquetEmbeddings:
+    """The embedding column of a GeoParquet file, read on demand instead of held in memory.
+
+    Indexing with row ids (an int, a sequence or an array) reads only the row groups holding
+    them and returns float32 L2-normalised rows, like indexing an in-memory array; the
+    file-backed search backends (``exact-streaming``, ``ivf-ondisk``) never need more.
+
+    Args:
+        path: The ``.parquet`` file.
+        column: Its embedding column.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, path: str | Path, column: str = "embedding") -> None:
+        import pyarrow.parquet as pq
+
+        self.path, self.column = Path(path), column
+        with pq.ParquetFile(self.path) as parquet:
+            sizes = [parquet.metadata.row_group(i).num_rows
+                     for i in range(parquet.metadata.num_row_groups)]
+            first = parquet.read_row_group(0, columns=[column]).column(0) if sizes else None
+        self._starts = np.cumsum([0, *sizes])
+        if first is None or not len(first):
+            raise InputError(f"{self.path} holds no embeddings")
+        self.shape = (int(self._starts[-1]), int(_vectors(self.path, first[:1]).shape[1]))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        ids = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        if ids.size and (ids.min() < -len(self) or ids.max() >= len(self)):
+            raise IndexError(f"row {int(ids.max())} is outside {self.path}'s {len(self)} rows")
+        ids = np.where(ids < 0, ids + len(self), ids)
+        out = np.empty((len(ids), self.shape[1]), dtype=np.float32)
+        groups = np.searchsorted(self._starts, ids, side="right") - 1
+        with pq.ParquetFile(self.path) as parquet:
+            for group in np.unique(groups):
+                here = groups == group
+                column = parquet.read_row_group(int(group), columns=[self.column]).column(0)
+                local = pa.array(ids[here] - self._starts[group])
+                out[here] = _vectors(self.path, column.take(local))
+        return out[0] if np.ndim(rows) == 0 else out
+
+
 @dataclass
 class EmbeddingTable:
     """What :func:`read_embeddings` returns: vectors, metadata and the recorded model."""
 
-    embeddings: np.ndarray
+    embeddings: np.ndarray | ParquetEmbeddings
     metadata: pd.DataFrame
     model_info: dict[str, Any]
     source: dict[str, Any]
 
 
 def read_embeddings(path: str | Path, columns: EmbeddingColumns | None = None,
-                    model_spec: str | None = None) -> EmbeddingTable:
+                    model_spec: str | None = None, in_memory: bool = True) -> EmbeddingTable:
     """Read an embedding GeoParquet (rsvl's or an external one) as L2-normalised vectors.
 
     Args:
         path: The ``.parquet`` file.
         columns: Column names, for files rsvl did not write.
         model_spec: The model that made the embeddings, when the file does not record it.
+        in_memory: Read every vector now; ``False`` reads only the metadata and leaves the
+            vectors in the file (:class:`ParquetEmbeddings`), for collections past RAM.
 
     Raises:
         InputError: The file is missing, not Parquet, lacks the named columns, mixes
@@ -143,17 +194,21 @@ def read_embeddings(path: str | Path, columns: EmbeddingColumns | None = None,
     if not path.is_file():
         raise InputError(f"embedding file not found: {path}")
     try:
-        table = pq.read_table(path)
+        available = pq.read_schema(path).names
+        table = pq.read_table(path, columns=None if in_memory else
+                              [c for c in available if c != names.embedding])
     except (pa.ArrowInvalid, OSError) as error:
         raise InputError(f"{path} is not a readable Parquet file ({error}); "
                          "write it again") from None
     metadata = table.schema.metadata or {}
     recorded = _json_metadata(path, metadata.get(METADATA_KEY))
-    missing = [c for c in (names.embedding, names.id) if c and c not in table.column_names]
+    missing = [c for c in (names.embedding, names.id) if c and c not in available]
     if missing:
         raise InputError(f"{path} has no column {missing[0]!r} (columns: "
-                         f"{', '.join(table.column_names)}); name it with the column options")
-    embeddings = _vectors(path, table.column(names.embedding))
+                         f"{', '.join(available)}); name it with the column options")
+    embeddings: np.ndarray | ParquetEmbeddings = (
+        _vectors(path, table.column(names.embedding)) if in_memory
+        else ParquetEmbeddings(path, names.embedding))
     model_info = dict(recorded.get("model") or {})
     if names.model_sha256 and names.model_sha256 in table.column_names:
         checksums = set(table.column(names.model_sha256).to_pylist())
@@ -168,8 +223,8 @@ def read_embeddings(path: str | Path, columns: EmbeddingColumns | None = None,
     model_info.setdefault("spec", None)
     model_info.setdefault("sha256", None)
     model_info["embed_dim"] = int(embeddings.shape[1])
-    drop = [c for c in (names.embedding,) if c]
-    frame = table.drop_columns(drop).to_pandas()
+    frame = table.drop_columns([c for c in (names.embedding,) if c in table.column_names]
+                               ).to_pandas()
     if names.id:
         # Results number rows by position (``id``); a file's own ids stay as ``source_id``.
         ids = frame.pop(names.id)

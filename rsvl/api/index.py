@@ -27,8 +27,14 @@ import pandas as pd
 from PIL import Image
 
 from rsvl import __version__
-from rsvl.api.backends import SearchBackend, choose_backend, make_backend
-from rsvl.api.geoparquet import EmbeddingColumns
+from rsvl.api.backends import (
+    FILE_BACKENDS,
+    SearchBackend,
+    choose_backend,
+    make_backend,
+    make_file_backend,
+)
+from rsvl.api.geoparquet import EmbeddingColumns, ParquetEmbeddings
 from rsvl.api.images import IMAGE_SUFFIXES, GeoWindow, describe, iter_images, to_pil
 from rsvl.api.model import RsvlModel, load_model
 from rsvl.api.tiling import chip_extent, chip_grid
@@ -66,11 +72,14 @@ class ImageIndex:
         metadata: One row per embedding (a GeoDataFrame when footprints are known).
         model_info: ``{"spec", "sha256", "embed_dim"}`` of the model that embedded them.
         source: What was indexed (kind, path, options), recorded in the header.
-        backend: ``exact``, ``ivf``, ``hnsw`` or ``auto`` (approximate from 200k images).
+        backend: ``exact``, ``ivf``, ``hnsw`` or ``auto`` (approximate from 200k images);
+            for an index read from GeoParquet also ``exact-streaming`` and ``ivf-ondisk``,
+            which leave the vectors in the file (see :meth:`from_geoparquet`).
         model: The model itself, when at hand (otherwise loaded from its spec when needed).
     """
 
-    def __init__(self, embeddings: np.ndarray, metadata: pd.DataFrame, model_info: dict[str, Any],
+    def __init__(self, embeddings: np.ndarray | ParquetEmbeddings, metadata: pd.DataFrame,
+                 model_info: dict[str, Any],
                  source: dict[str, Any] | None = None, backend: str = "auto",
                  model: RsvlModel | None = None, name: str = "index") -> None:
         if len(embeddings) != len(metadata):
@@ -258,6 +267,10 @@ class ImageIndex:
         """
         if dtype not in STORAGE_DTYPES:
             raise ConfigError(f"dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
+        if isinstance(self.embeddings, ParquetEmbeddings):
+            raise ConfigError(f"{self.name} is searched in its GeoParquet file (backend "
+                              f"{self.backend_name}); that file is the index: search it with "
+                              "ImageIndex.load, or open it with backend='exact' to save a copy")
         with atomic_folder(path) as staging:
             np.save(staging / EMBEDDINGS_FILE, np.asarray(self.embeddings, dtype=dtype))
             self.metadata.to_parquet(staging / METADATA_FILE)
@@ -292,11 +305,15 @@ class ImageIndex:
             model: The model to search with; refused unless it made the embeddings.
             columns: Which columns hold the id, embedding, geometry and model checksum.
             model_spec: The model that made the embeddings, when the file does not say.
-            backend: Search backend.
+            backend: Search backend; ``exact-streaming`` (exact, one pass over the file per
+                search) and ``ivf-ondisk`` (IVF with its lists memory-mapped, built once into
+                ``FILE.parquet.ivf/``) read only the metadata into memory, for collections
+                larger than RAM.
         """
         from rsvl.api.geoparquet import read_embeddings
 
-        table = read_embeddings(path, columns, model_spec)
+        names = columns or EmbeddingColumns()
+        table = read_embeddings(path, names, model_spec, in_memory=backend not in FILE_BACKENDS)
         index = cls(table.embeddings, table.metadata, table.model_info,
                     {"kind": "geoparquet", "path": str(Path(path).resolve()), **table.source},
                     backend, name=str(path))
@@ -336,8 +353,17 @@ class ImageIndex:
     @property
     def backend(self) -> SearchBackend:
         """The search backend, built (or read from disk) on first use."""
-        if self._backend is None:
-            embeddings = self.embeddings
+        if self._backend is not None:
+            return self._backend
+        embeddings = self.embeddings
+        if isinstance(embeddings, ParquetEmbeddings):
+            self._backend = make_file_backend(self.backend_name, embeddings.path,
+                                              embeddings.column)
+        elif self.backend_name in FILE_BACKENDS:
+            raise ConfigError(f"backend {self.backend_name} searches an embedding GeoParquet "
+                              "file; write one with to_geoparquet and open it with "
+                              "ImageIndex.load(FILE, backend=...)")
+        else:
             if self.backend_name != "exact":
                 embeddings = np.asarray(embeddings, dtype=np.float32)
             self._backend = make_backend(self.backend_name, embeddings, self._saved_backend)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from rsvl.api import ImageIndex
 
 HELP = "search an image index by text or image"
+# rsvl.api.backends.BACKENDS, written out: importing it here would load numpy for --help.
+BACKEND_CHOICES = ["auto", "exact", "ivf", "hnsw", "exact-streaming", "ivf-ondisk"]
 
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +33,9 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-column", default="id", help="external GeoParquet: the id column")
     parser.add_argument("--geometry-column", default="geometry",
                         help="external GeoParquet: the footprint column (WKB)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, help="search backend (default: "
+                        "the index's own; for GeoParquet past RAM: exact-streaming or "
+                        "ivf-ondisk, which keep the vectors in the file)")
     parser.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
 
 
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--stride", type=float, default=1.0,
                        help="imagery: step between chips as a fraction of the chip")
     build.add_argument("--bands", help="imagery: 1-based bands for red,green,blue, e.g. 4,3,2")
-    build.add_argument("--backend", default="auto", choices=["auto", "exact", "ivf", "hnsw"])
+    build.add_argument("--backend", default="auto", choices=BACKEND_CHOICES[:4])
     build.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     build.add_argument("--batch-size", type=int, default=64)
     build.add_argument("--device", help="cuda, mps or cpu (default: the best available)")
@@ -171,8 +176,8 @@ def open_index(args: argparse.Namespace) -> ImageIndex:
         columns = EmbeddingColumns(id=args.id_column, embedding=args.embedding_column,
                                    geometry=args.geometry_column)
         return ImageIndex.from_geoparquet(args.index, model=model, columns=columns,
-                                          model_spec=args.model)
-    return ImageIndex.load(args.index, model=model)
+                                          model_spec=args.model, backend=args.backend or "auto")
+    return ImageIndex.load(args.index, model=model, backend=args.backend)
 
 
 def parse_place(near: str | None) -> tuple[float, float, float] | None:

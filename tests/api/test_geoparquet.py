@@ -161,5 +161,11 @@ def test_cli_build_geoparquet_and_query(geotiff16: Path, tmp_path: Path) -> None
                  f"{centre.x},{centre.y},50", "--json")
     assert found.returncode == 0, found.stderr
     assert [json.loads(line)["id"] for line in found.stdout.splitlines()] == [5]
+    streamed = rsvl("query", str(out), "a field", "-k", "3", "--backend", "exact-streaming",
+                    "--json")
+    in_memory = rsvl("query", str(out), "a field", "-k", "3", "--json")
+    assert streamed.returncode == 0, streamed.stderr
+    assert ([json.loads(line)["id"] for line in streamed.stdout.splitlines()]
+            == [json.loads(line)["id"] for line in in_memory.stdout.splitlines()])
     bad = rsvl("query", str(out), "a field", "--near", "1,2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "LON,LAT,RADIUS_M" in bad.stderr

@@ -16,7 +16,7 @@ from rsvl.api.backends import (
     load_ondisk_ivf,
 )
 from rsvl.api.geoparquet import write_embeddings
-from rsvl.errors import InputError
+from rsvl.errors import ConfigError, InputError
 
 MODEL = {"spec": "test", "sha256": "0" * 64, "embed_dim": 16}
 
@@ -59,3 +59,58 @@ def test_ondisk_ivf_built_in_chunks(embeddings_file: tuple[Path, np.ndarray],
     assert (found[:, 0] == np.arange(0, 3000, 100)).mean() > 0.9  # each row finds itself
     with pytest.raises(InputError, match="no on-disk IVF index"):
         load_ondisk_ivf(tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["exact-streaming", "ivf-ondisk"])
+def test_image_index_searches_the_file_where_it_lies(embeddings_file: tuple[Path, np.ndarray],
+                                                     backend: str) -> None:
+    from rsvl.api import ImageIndex
+    from rsvl.api.geoparquet import ParquetEmbeddings
+
+    path, vectors = embeddings_file
+    index = ImageIndex.load(path, backend=backend)
+    assert isinstance(index.embeddings, ParquetEmbeddings) and len(index) == 3000
+    assert "embedding" not in index.metadata  # only the metadata is in memory
+    query = vectors[1234] + 0.01 * vectors[7]
+    in_memory = ImageIndex.load(path).search(query, k=5)
+    found = index.search(query, k=5)
+    assert found["id"].iloc[0] == 1234 and found["key"].iloc[0] == "k1234"
+    if backend == "exact-streaming":
+        assert found["id"].tolist() == in_memory["id"].tolist()
+    # Refinement and spatial subsets read only the rows they name.
+    np.testing.assert_allclose(index.embeddings[[2999, 0, 1500]], vectors[[2999, 0, 1500]],
+                               atol=1e-6)
+    towards = index.refine(query, positives=[42], weights=(0.0, 1.0, 0.0))
+    assert index.search(towards, k=1)["id"].tolist() == [42]
+    with pytest.raises(ConfigError, match="that file is the index"):
+        index.save(path.parent / "copy.index")
+
+
+def test_ondisk_ivf_is_kept_beside_the_file_and_rebuilt_when_stale(
+        embeddings_file: tuple[Path, np.ndarray]) -> None:
+    from rsvl.api import ImageIndex
+    from rsvl.api.backends import ondisk_ivf_folder
+
+    path, vectors = embeddings_file
+    ImageIndex.load(path, backend="ivf-ondisk").search(vectors[0], k=1)
+    kept = ondisk_ivf_folder(path) / "ivf.faiss"
+    built_at = kept.stat().st_mtime_ns
+    ImageIndex.load(path, backend="ivf-ondisk").search(vectors[0], k=1)
+    assert kept.stat().st_mtime_ns == built_at  # reused, not rebuilt
+    fewer = write_embeddings(path, vectors[:2000],
+                             pd.DataFrame({"key": [f"k{i}" for i in range(2000)]}), MODEL)
+    again = ImageIndex.load(fewer, backend="ivf-ondisk")
+    assert again.backend.index.ntotal == 2000  # type: ignore[attr-defined]
+
+
+def test_file_backends_need_a_geoparquet_file(embeddings_file: tuple[Path, np.ndarray]) -> None:
+    from rsvl.api import ImageIndex
+    from rsvl.api.backends import BACKENDS
+    from rsvl.cli.search import BACKEND_CHOICES
+
+    path, vectors = embeddings_file
+    in_memory = ImageIndex.load(path)
+    in_memory.backend_name = "exact-streaming"
+    with pytest.raises(ConfigError, match="searches an embedding GeoParquet file"):
+        in_memory.search(vectors[0], k=1)
+    assert sorted(BACKEND_CHOICES) == sorted(BACKENDS)  # the CLI's list, written out
