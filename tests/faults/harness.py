@@ -95,10 +95,13 @@ def _clear(job: Job) -> None:
 
 
 def _files(job: Job) -> list[Path]:
+    """The files under the job's outputs now; folders the job renames or removes while they
+    are walked (``.step_6.partial`` becoming ``step_6``) are skipped, not an error."""
     found = []
     for output in job.outputs:
         if output.is_dir():
-            found.extend(p for p in output.rglob("*") if p.is_file())
+            found.extend(Path(folder) / name for folder, _, names in os.walk(output)
+                         for name in names)
         elif output.is_file():
             found.append(output)
     return found
