@@ -19,7 +19,10 @@ Two ways to read a mixture:
 
 - :func:`iter_mixture` yields :class:`~rsvl.data.shards.ShardSample` objects forever, drawing
   each one's dataset at random with probability proportional to its weight (seeded, so
-  deterministic), each dataset cycling through its shards in a reshuffled order per pass;
+  deterministic). Each dataset is read as a shard folder is (:func:`iter_source`): pass after
+  pass, its shards dealt to the ranks (each rank parses only its own shards, reshuffled every
+  pass; with fewer shards than ranks each keeps every ``world_size``-th sample instead), its
+  samples through a seeded shuffle buffer drained at each pass end;
 - :meth:`MixtureSource.accepts` filters the samples of ``MixtureSource.shards`` for loaders
   that read the tars themselves (``webdataset.WebDataset(...).select(...)``), with
   ``MixtureSource.probability`` as the sampling weight.
@@ -28,6 +31,7 @@ Two ways to read a mixture:
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +53,10 @@ from rsvl.data.shards import (
     iter_shard,
     list_shards,
     mixed_layout_warning,
+    read_split_sizes,
     shard_folders_for,
 )
+from rsvl.data.shuffle import shuffled
 from rsvl.errors import ConfigError, InputError
 
 LOG = logging.getLogger(__name__)
@@ -68,7 +74,8 @@ class MixtureSource:
         weight: Sampling weight as written.
         probability: ``weight`` divided by the sum of the mixture's weights.
         splits: Splits sampled.
-        shards: The complete shards of those splits, in order.
+        shards: The complete shards of those splits, in order, less those that its folder's
+            ``splits.json`` says hold none of them (so no rank is dealt only such shards).
         sample_filter: What may be sampled (splits, de-duplication removals).
         counts: What the filter keeps out of the dataset's records.
     """
@@ -169,48 +176,106 @@ def _resolve(path: Path, root: Path, weight: float, probability: float,
     for folder in folders:
         if warning := mixed_layout_warning(folder):
             LOG.warning(warning)
-    shards = tuple(shard for folder in folders for shard in list_shards(folder))
+    shards = tuple(shard for folder in folders for shard in _holding(folder, splits))
     return MixtureSource(name, root, weight, probability, splits, shards, sample_filter, counts)
 
 
-def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0,
-                world_size: int = 1) -> Iterator[ShardSample]:
-    """One source's accepted samples forever, shard order reshuffled on every pass.
+def _holding(folder: Path, splits: tuple[str, ...]) -> list[Path]:
+    """The folder's shards, less those its ``splits.json`` lists without any of ``splits`` (an
+    old mixed-split folder's test shards); a shard it does not list is kept."""
+    counts = read_split_sizes(folder) or {}
+    return [shard for shard in list_shards(folder)
+            if shard.name not in counts or any(counts[shard.name].get(s) for s in splits)]
 
-    With ``world_size > 1`` rank ``r`` keeps every ``world_size``-th accepted sample, so ranks
-    see disjoint samples.
+
+def iter_source(source: MixtureSource, seed: int = 0, rank: int = 0, world_size: int = 1,
+                shuffle_buffer: int = 1000) -> Iterator[ShardSample]:
+    """One source's accepted samples forever, pass after pass, read as a shard folder is.
+
+    Ranks see disjoint samples:
+
+    - with at least ``world_size`` shards they are dealt once, by a permutation seeded by
+      ``seed`` alone (so the same on every rank): rank ``r`` owns shards ``r::world_size``,
+      parses no other shard, and reads its own in a new seeded order every pass, so no two
+      ranks ever share a sample;
+    - with fewer shards than ranks every rank parses every shard, in an order shared by all and
+      redrawn every pass, and keeps every ``world_size``-th accepted sample (counted across
+      passes, so every rank gets samples): disjoint within a pass.
+
+    Each pass goes through a seeded shuffle buffer of ``shuffle_buffer`` samples, drained at the
+    end of the pass, so a pass yields each of the rank's accepted samples exactly once and
+    consecutive samples are not neighbours in one shard. A new ``seed`` (the trainer's next
+    epoch) deals anew.
+
+    Raises:
+        InputError: No shard holds an accepted sample (stale shards), or the rank's dealt
+            shards hold none while others do (too few shards with samples for the ranks).
     """
-    rng = np.random.default_rng(seed)
-    position = 0
+    shards = source.shards
+    dealt = len(shards) >= world_size
+    order_rng = np.random.default_rng(seed)
+    position = 0  # accepted samples met so far, for sharing samples when shards are not dealt
+
+    def share(indices: np.ndarray) -> Iterator[ShardSample]:
+        nonlocal position
+        for index in indices:
+            for sample in iter_shard(shards[index]):
+                if source.accepts(sample.record):
+                    if dealt or position % world_size == rank:
+                        yield sample
+                    position += 1
+
+    owned = order_rng.permutation(len(shards))[rank::world_size]  # this rank's, when dealt
+    pass_index = 0
     while True:
         start = position
-        for shard_index in rng.permutation(len(source.shards)):
-            for sample in iter_shard(source.shards[shard_index]):
-                if not source.accepts(sample.record):
-                    continue
-                if position % world_size == rank:
-                    yield sample
-                position += 1
-        if position == start:  # a whole pass accepted nothing: every later pass would hang too
+        mine = (owned[order_rng.permutation(len(owned))] if dealt
+                else order_rng.permutation(len(shards)))
+        buffer_rng = random.Random(f"{seed}:{rank}:{pass_index}:buffer")
+        yielded = 0
+        for sample in shuffled(share(mine), shuffle_buffer, buffer_rng):
+            yielded += 1
+            yield sample
+        pass_index += 1
+        if yielded or (not dealt and position > start):
+            continue
+        # The pass accepted nothing, so every later pass would accept nothing either.
+        if dealt and _holds_accepted(source, set(range(len(shards))) - set(mine)):
             raise InputError(
-                f"dataset {source.name} ({source.root}): its shards hold no "
-                f"{'/'.join(source.splits)} sample although its records list "
-                f"{source.num_samples}; rebuild its shards or drop it from the mixture")
+                f"dataset {source.name} ({source.root}): the {len(mine)} of its {len(shards)} "
+                f"shards dealt to reader {rank} of {world_size} hold none of its accepted "
+                "samples; use fewer processes or data.workers, or rebuild it with smaller "
+                "shards")
+        raise InputError(
+            f"dataset {source.name} ({source.root}): its shards hold no "
+            f"{'/'.join(source.splits)} sample although its records list "
+            f"{source.num_samples}; rebuild its shards or drop it from the mixture")
 
 
-def iter_mixture(mixture: Mixture, seed: int = 0, rank: int = 0,
-                 world_size: int = 1) -> Iterator[ShardSample]:
+def _holds_accepted(source: MixtureSource, indices: set[int]) -> bool:
+    """Whether any of these shards of ``source`` holds a sample it accepts."""
+    return any(source.accepts(sample.record)
+               for index in sorted(indices) for sample in iter_shard(source.shards[index]))
+
+
+def iter_mixture(mixture: Mixture, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 shuffle_buffer: int = 1000) -> Iterator[ShardSample]:
     """Samples of the whole mixture forever: each draw picks a source by its probability.
+
+    Each source is read by :func:`iter_source`: its shards dealt to ranks when it has enough,
+    its samples through a shuffle buffer.
 
     Args:
         mixture: From :func:`load_mixture`.
-        seed: The same seed gives the same sequence.
-        rank: This process's rank (distributed training).
-        world_size: Number of processes.
+        seed: The same seed gives the same sequence (per rank).
+        rank: This process's rank (distributed training; the trainer passes its slot).
+        world_size: Number of processes (the trainer: processes times workers).
+        shuffle_buffer: Samples held in each source's shuffle buffer (1: shard order).
     """
     if not 0 <= rank < world_size:
         raise ConfigError(f"rank {rank} is outside 0..{world_size - 1}")
-    streams = [iter_source(s, seed + i, rank, world_size) for i, s in enumerate(mixture.sources)]
+    streams = [iter_source(s, seed + i, rank, world_size, shuffle_buffer)
+               for i, s in enumerate(mixture.sources)]
     probabilities = np.array([s.probability for s in mixture.sources])
     rng = np.random.default_rng(seed)
     while True:

@@ -47,7 +47,8 @@ class DataConfig:
         source: ``auto`` (by path), ``shards``, ``parquet`` or ``mixture``.
         batch_size: Samples per process per micro-batch.
         workers: DataLoader worker processes per training process.
-        shuffle_buffer: Samples held in the shuffle buffer of each worker.
+        shuffle_buffer: Samples held in the shuffle buffer of each worker (of each dataset of a
+            mixture, per worker).
         cache_mb: Memory (MiB, per worker) that keeps fully read shards' undecoded samples
             for the next passes, so a set smaller than this is read from disk once however
             many epochs it trains for; 0 reads every pass from disk.

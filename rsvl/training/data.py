@@ -22,8 +22,11 @@ batch); a shard that ends early is counted too. A missing shard is an error nami
 
 A mixture file (:mod:`rsvl.data.mixtures`) is read by :class:`MixtureStream`: the same batching,
 decoding, augmentation and caption choice, but each slot's samples come from the mixture's
-seeded weighted stream (``iter_mixture`` with the slot as its rank), re-seeded every epoch. An
-epoch is ``mixture.num_samples // global batch`` steps, and a resumed run skips the consumed
+seeded weighted stream (``iter_mixture`` with the slot as its rank and ``shuffle_buffer``),
+re-seeded every epoch. Each dataset of it is read like a shard folder: its shards dealt to the
+slots when it has at least as many (else every slot keeps every ``slots``-th sample), through
+the same shuffle buffer (:func:`rsvl.data.shuffle.shuffled`), drained at each of its passes.
+An epoch is ``mixture.num_samples // global batch`` steps, and a resumed run skips the consumed
 samples of the current epoch's stream, so resuming is exact for mixtures too.
 """
 
@@ -61,6 +64,7 @@ from rsvl.data.shards import (
     shard_folders_for,
     stream_shard,
 )
+from rsvl.data.shuffle import shuffled
 from rsvl.errors import ConfigError, InputError
 from rsvl.training.augment import ImageTransform
 
@@ -418,7 +422,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             )
             rng = random.Random(f"{self.seed}:{epoch}:{slot}:{pass_index}:buffer")
             yielded = 0
-            for sample in _shuffled(share, self.shuffle_buffer, rng):
+            for sample in shuffled(share, self.shuffle_buffer, rng):
                 yielded += 1
                 yield pass_index, sample
             if yielded == 0:
@@ -487,20 +491,6 @@ class CaptionTokens:
         return torch.stack([self.known[t] for t in texts])
 
 
-def _shuffled(items: Iterator[RawSample], size: int, rng: random.Random) -> Iterator[RawSample]:
-    """Shuffle buffer over a finite stream: random picks once full, the rest shuffled at the end."""
-    buffer: list[RawSample] = []
-    for item in items:
-        if len(buffer) < size:
-            buffer.append(item)
-            continue
-        index = rng.randrange(size)
-        buffer[index], item = item, buffer[index]
-        yield item
-    rng.shuffle(buffer)
-    yield from buffer
-
-
 class MixtureStream(ContrastiveStream):
     """:class:`ContrastiveStream` whose samples are drawn from a mixture's datasets by weight.
 
@@ -529,7 +519,8 @@ class MixtureStream(ContrastiveStream):
         differently each time.
         """
         seed = random.Random(f"{self.seed}:{epoch}:mixture").getrandbits(63)
-        for draw, sample in enumerate(iter_mixture(self.mixture, seed, slot, slots)):
+        samples = iter_mixture(self.mixture, seed, slot, slots, self.shuffle_buffer)
+        for draw, sample in enumerate(samples):
             yield draw, _raw_sample(sample)
 
 

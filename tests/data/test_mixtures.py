@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from rsvl.builders.importers import import_dataset
-from rsvl.data.mixtures import iter_mixture, load_mixture
-from rsvl.data.records import RECORDS_FILE, read_records
-from rsvl.data.shards import ShardWriter
+from rsvl.data.mixtures import Mixture, MixtureSource, iter_mixture, iter_source, load_mixture
+from rsvl.data.records import RECORDS_FILE, Record, read_records, write_records
+from rsvl.data.shards import ShardSample, ShardWriter
 from rsvl.errors import ConfigError, InputError
 
 
@@ -195,5 +198,132 @@ def test_old_mixed_folder_is_sampled_by_split_with_a_warning(datasets, caplog):
     old_layout(old)
     mixture = load_mixture(write_mixture(datasets, [{"path": "old"}], name="old.json"))
     assert f"rewrite it with `rsvl build reshard {old / 'shards'}`" in caplog.text
+    # The shard its splits.json lists with test chips only is not read (nor dealt to a rank).
+    assert [p.name for p in mixture.sources[0].shards] == ["00001.tar", "00002.tar", "00003.tar"]
     keys = {s.key for s in islice(iter_mixture(mixture), 40)}
     assert keys == {f"train_forest_{i}" for i in range(1, 6)}  # train only, removal applied
+
+
+# A mixture source with more shards than ranks: 8 train shards of 5 samples, keys s{shard}_{i}.
+SHARDS, PER_SHARD = 8, 5
+REMOVED = {"s0_0", "s5_4"}
+ACCEPTED = {f"s{s}_{i}" for s in range(SHARDS) for i in range(PER_SHARD)} - REMOVED
+
+
+def shard_set(root: Path, shards: int, per_shard: int, removed: set[str]) -> None:
+    """A built dataset in the per-split layout (``shards/train``) with ``removed.json``."""
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), (90, 120, 60)).save(image, format="JPEG")
+    records = []
+    with ShardWriter(root / "shards" / "train", max_samples=per_shard) as writer:
+        for shard in range(shards):
+            for index in range(per_shard):
+                key = f"s{shard}_{index}"
+                record = Record(key=key, image=f"{key}.jpg", captions=["a field"], split="train",
+                                source=root.name, licence="CC0")
+                writer.write(record, image.getvalue())
+                records.append(record)
+    write_records(root / RECORDS_FILE, records)
+    entries = {key: {"match_key": "eval_0", "method": "exact"} for key in removed}
+    (root / "removed.json").write_text(json.dumps({"removed": entries}))
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory) -> MixtureSource:
+    base = tmp_path_factory.mktemp("many")
+    shard_set(base / "many", SHARDS, PER_SHARD, REMOVED)
+    source = load_mixture(write_mixture(base, [{"path": "many"}])).sources[0]
+    assert len(source.shards) == SHARDS and source.num_samples == len(ACCEPTED)
+    return source
+
+
+def shard_of(key: str) -> int:
+    return int(key[1:].split("_")[0])
+
+
+def passes(stream: Iterator[ShardSample], count: int) -> list[list[str]]:
+    """The stream's first ``count`` passes, each a list of keys: a pass ends where a key comes
+    again (each pass visits every sample of the rank's share once)."""
+    keys = [s.key for s in islice(stream, count * len(ACCEPTED))]
+    length = next(i for i, key in enumerate(keys) if key in keys[:i])
+    return [keys[p * length:(p + 1) * length] for p in range(count)]
+
+
+def test_dealt_ranks_read_disjoint_shards_whose_union_is_every_accepted_sample(many):
+    shards, union = [], []
+    for rank in (0, 1):
+        first, second = passes(iter_source(many, seed=3, rank=rank, world_size=2), 2)
+        assert sorted(first) == sorted(second) and len(set(first)) == len(first)
+        shards.append({shard_of(key) for key in first})
+        union += first
+    # Each rank owns whole shards, the same ones pass after pass; together every sample once.
+    assert len(shards[0]) == len(shards[1]) == SHARDS // 2 and not shards[0] & shards[1]
+    assert sorted(union) == sorted(ACCEPTED)
+    assert not set(union) & REMOVED
+
+
+def test_a_rank_never_parses_the_other_ranks_shards(many, tmp_path):
+    """A truncated shard breaks only the rank it is dealt to: the other never opens it (read
+    as before, every rank parsing every shard, both would fail)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(many.root, broken)
+    tar = broken / "shards" / "train" / "00003.tar"
+    tar.write_bytes(tar.read_bytes()[:1500])
+    source = load_mixture(write_mixture(tmp_path, [{"path": "broken"}])).sources[0]
+    failed, read = [], {}
+    for rank in (0, 1):
+        try:
+            read[rank] = [s.key for s in islice(iter_source(source, 3, rank, 2), 100)]
+        except InputError as error:
+            assert "00003.tar is corrupt or truncated" in str(error)
+            failed.append(rank)
+    assert len(failed) == 1 and len(read) == 1
+    keys = next(iter(read.values()))
+    assert len(keys) == 100 and 3 not in {shard_of(key) for key in keys}
+
+
+def in_shard_order(keys: list[str]) -> bool:
+    """Whether keys come shard by shard, each shard's in stored order."""
+    order = [(shard_of(key), int(key.split("_")[1])) for key in keys]
+    shards = [shard for shard, _ in order]
+    runs = [shard for i, shard in enumerate(shards) if i == 0 or shard != shards[i - 1]]
+    return len(runs) == len(set(runs)) and all(
+        a < b for a, b in zip(order, order[1:], strict=False) if a[0] == b[0])
+
+
+@pytest.mark.parametrize(("buffer", "ordered"), [(1, True), (1000, False)])
+def test_the_shuffle_buffer_shuffles_each_pass(many, buffer, ordered):
+    mixture = Mixture("one", many.root, (many,))
+    for world_size in (1, 2):
+        first, second = passes(iter_mixture(mixture, 5, 0, world_size, buffer), 2)
+        assert in_shard_order(first[:20]) is ordered
+        assert sorted(first) == sorted(second) and first != second  # reshuffled, each once
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 9])
+def test_one_pass_over_all_ranks_is_the_accepted_set(many, world_size):
+    """Dealt shards (2, 3 ranks) or, with more ranks than shards, every world_size-th sample."""
+    mixture = Mixture("one", many.root, (many,))
+    union = []
+    for rank in range(world_size):
+        stream = iter_mixture(mixture, seed=11, rank=rank, world_size=world_size)
+        if world_size > SHARDS:  # the pass is the rank's every world_size-th position
+            union += [s.key for s in islice(stream, len(range(rank, len(ACCEPTED), world_size)))]
+        else:
+            union += passes(stream, 1)[0]
+    assert sorted(union) == sorted(ACCEPTED)  # no duplicates, nothing missing, no removals
+
+
+def test_a_rank_dealt_only_emptied_shards_is_an_error_not_a_hang(tmp_path):
+    """4 shards, 4 ranks, every sample of one shard removed: its rank has nothing to read."""
+    shard_set(tmp_path / "lopsided", 4, 2, {"s2_0", "s2_1"})
+    source = load_mixture(write_mixture(tmp_path, [{"path": "lopsided"}])).sources[0]
+    failed = []
+    for rank in range(4):
+        try:
+            assert len(list(islice(iter_source(source, 0, rank, 4), 5))) == 5
+        except InputError as error:
+            failed.append(str(error))
+    assert len(failed) == 1
+    assert re.search(r"lopsided .*: the 1 of its 4 shards dealt to reader \d of 4 hold none of "
+                     r"its accepted samples; use fewer processes or data.workers", failed[0])

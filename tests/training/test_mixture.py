@@ -7,16 +7,20 @@ import json
 import math
 import random
 from collections import Counter
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from rsvl.data.mixtures import load_mixture
 from rsvl.data.records import RECORDS_FILE, Record, write_records
 from rsvl.data.shards import ShardWriter
 from rsvl.errors import ConfigError
-from rsvl.training.config import load_config
+from rsvl.training.augment import ImageTransform
+from rsvl.training.config import AugmentConfig, load_config
+from rsvl.training.data import MixtureStream
 from rsvl.training.trainer import train
 
 TINY = ["model.spec=rsvl-micro", "data.batch_size=8", "data.shuffle_buffer=4",
@@ -25,6 +29,7 @@ TINY = ["model.spec=rsvl-micro", "data.batch_size=8", "data.shuffle_buffer=4",
 # osm: 12 train chips (3 removed by de-duplication) + 4 test; rsicd: 8 train + 4 val.
 SPLITS = {"osm": {"train": 12, "test": 4}, "rsicd": {"train": 8, "val": 4}}
 REMOVED = ["osm_train_0", "osm_train_1", "osm_train_2"]
+TRANSFORM = ImageTransform(16, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), AugmentConfig())
 COLOURS = {"red": (200, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 200)}
 
 
@@ -112,3 +117,29 @@ def test_ambiguous_mixture_config_is_one_line(
 def test_mixture_source_needs_a_json_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs data.train to be a mixture .json file"):
         load_config(None, [f"data.train={tmp_path}", "data.source=mixture"])
+
+
+def _stream_keys(mixture_file: Path, rank: int, shuffle_buffer: int) -> list[str]:
+    """Rank ``rank`` of 2's first 4 batches (one epoch) of the mixture, read by MixtureStream."""
+    stream = MixtureStream(load_mixture(mixture_file), rank=rank, world_size=2, batch_size=8,
+                           transform=TRANSFORM, tokenizer=list, seed=0, epoch_batches=4,
+                           shuffle_buffer=shuffle_buffer)
+    return [key for batch in islice(iter(stream), 4) for key in batch["keys"]]
+
+
+@pytest.mark.parametrize("shuffle_buffer", [1, 100])
+def test_mixture_stream_deals_shards_to_ranks_through_the_shuffle_buffer(
+    mixture_file: Path, shuffle_buffer: int
+) -> None:
+    """Each rank owns whole shards (osm's 3 train shards, rsicd's 2: its test and val shards
+    hold no train sample and are not dealt), so the ranks never share a sample, however often
+    a small source wraps around; ``data.shuffle_buffer`` reshuffles each pass of a source."""
+    ranks = [_stream_keys(mixture_file, rank, shuffle_buffer) for rank in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1])
+    assert not (set(ranks[0]) | set(ranks[1])) & set(REMOVED)
+    # rsicd (weight 3) has one 4-sample shard per rank: its draws go round that shard.
+    rsicd = [key for key in ranks[0] if key.startswith("rsicd")]
+    share = sorted(set(rsicd), key=lambda key: int(key.rsplit("_", 1)[1]))
+    assert len(share) == 4 and len(rsicd) > 12
+    in_stored_order = rsicd == (share * len(rsicd))[:len(rsicd)]
+    assert in_stored_order is (shuffle_buffer == 1)
