@@ -33,6 +33,7 @@ from rsvl.data.shards import (
     brace_pattern,
     iter_shard,
     list_shards,
+    long_captions_of,
     read_sizes,
     split_folders,
 )
@@ -170,6 +171,8 @@ PARQUET_COLUMNS: dict[str, tuple[pa.DataType, dict[str, Any]]] = {
     "gsd_m": (pa.float64(), _value("float64")),
     # Region-text pairs (rsvl.builders.regions) as JSON text; null for records without them.
     "regions": (pa.string(), _value("string")),
+    # Long descriptions (rsvl.captions.long, records' extra.long_captions); empty without them.
+    "long_captions": (pa.list_(pa.string()), _strings()),
 }
 
 
@@ -198,6 +201,7 @@ def _parquet_rows(root: Path, records: Iterable[Record]) -> Iterator[dict[str, o
             "crs": record.crs,
             "gsd_m": record.gsd_m,
             "regions": regions_json(record.extra),
+            "long_captions": long_captions_of(record.extra),
         }
 
 

@@ -26,7 +26,7 @@ import logging
 import tarfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,12 +288,24 @@ class StreamSample:
         image: Encoded image bytes, or None (no image member, or a truncated shard).
         captions: All captions (the record's, else the ``.txt``), or None when unreadable.
         split: The record's split; None when unknown (no ``.json``: another tool's shards).
+        long_captions: The record's long descriptions (``extra.long_captions``); empty when
+            it has none (an older build, another tool's shards).
     """
 
     key: str
     image: bytes | None
     captions: list[str] | None
     split: str | None = None
+    long_captions: list[str] = field(default_factory=list)
+
+
+def long_captions_of(extra: object) -> list[str]:
+    """The long descriptions in a record's ``extra`` (``long_captions``), or none when it
+    holds no list of strings: a missing or malformed field never makes a sample corrupt."""
+    found = extra.get("long_captions") if isinstance(extra, dict) else None
+    if not isinstance(found, list) or not all(isinstance(c, str) for c in found):
+        return []
+    return [c for c in found if c]
 
 
 def stream_sample(key: str, members: dict[str, bytes]) -> StreamSample:
@@ -301,15 +313,18 @@ def stream_sample(key: str, members: dict[str, bytes]) -> StreamSample:
     image_ext = image_member(members)
     captions: list[str] | None = None
     split = None
+    long_captions: list[str] = []
     try:
         if "json" in members:
             record = json.loads(members["json"])
             captions, split = [str(c) for c in record["captions"]], record.get("split")
+            long_captions = long_captions_of(record.get("extra"))
         elif "txt" in members:
             captions = [members["txt"].decode("utf-8")]
     except (ValueError, KeyError, TypeError, AttributeError):
         captions = None
-    return StreamSample(key, members[image_ext] if image_ext else None, captions or None, split)
+    return StreamSample(key, members[image_ext] if image_ext else None, captions or None, split,
+                        long_captions)
 
 
 def stream_shard(path: str | Path) -> Iterator[StreamSample]:

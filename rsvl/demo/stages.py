@@ -133,7 +133,8 @@ def export_untrained(paths: DemoPaths) -> Path:
     from rsvl.training.config import load_config
 
     config = load_config(paths.train_config)
-    loaded = load_clip(config.model.spec, device="cpu", seed=config.run.seed)
+    loaded = load_clip(config.model.spec, device="cpu", seed=config.run.seed,
+                       context_length=config.model.context_length)
     parent = read_export_info(paths.export).get("provenance", {}).get("parent_sha256")
     if parent is not None and parent != loaded.checksum:
         raise InputError(f"the untrained baseline {loaded.checksum[:8]} differs from the run's "

@@ -13,10 +13,17 @@ Model specs (strings, as on the command line):
 
 from rsvl.models.encode import encode_images
 from rsvl.models.export import export_model, read_export_info
-from rsvl.models.loading import LoadedModel, ModelSpec, load_clip, parse_model_spec
+from rsvl.models.loading import (
+    MAX_CONTEXT_LENGTH,
+    LoadedModel,
+    ModelSpec,
+    load_clip,
+    parse_model_spec,
+)
 from rsvl.models.registry import get_architecture, list_architectures
 
 __all__ = [
+    "MAX_CONTEXT_LENGTH",
     "LoadedModel",
     "ModelSpec",
     "encode_images",

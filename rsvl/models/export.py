@@ -69,11 +69,16 @@ def export_model(
 
 
 def _model_cfg(model: Any, arch: str) -> dict[str, Any]:
-    """The architecture's config, plus the SigLIP bias a sigmoid-loss model was trained with
-    (open_clip creates the ``logit_bias`` parameter only when the config names it)."""
+    """The architecture's config with the model's own text context length (a run with
+    ``model.context_length`` built another than the architecture's), plus the SigLIP bias a
+    sigmoid-loss model was trained with (open_clip creates the ``logit_bias`` parameter only
+    when the config names it)."""
     from rsvl.models.registry import get_architecture
 
     cfg = dict(get_architecture(arch))
+    context = getattr(model, "context_length", None)
+    if context is not None and "text_cfg" in cfg:
+        cfg["text_cfg"] = {**cfg["text_cfg"], "context_length": int(context)}
     bias = getattr(model, "logit_bias", None)
     if bias is not None:
         cfg["init_logit_bias"] = float(bias.detach().reshape(-1)[0])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rsvl.data.atomic import read_json
 from rsvl.errors import ConfigError, InputError
 from rsvl.models.checksum import weights_sha256
 from rsvl.models.registry import get_architecture, register_architectures
@@ -17,6 +18,8 @@ SpecKind = Literal["scratch", "pretrained_tag", "checkpoint", "export", "hf_hub"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 EXPORT_CONFIG = "open_clip_config.json"
 HF_HUB_PREFIX = "hf-hub:"
+# Text tokens a text tower built here may take (Long-CLIP's 248: long descriptions fit).
+MAX_CONTEXT_LENGTH = 248
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ def load_clip(
     device: str | None = None,
     aug_cfg: dict[str, Any] | None = None,
     seed: int = 0,
+    context_length: int = 0,
 ) -> LoadedModel:
     """Load a model from any supported spec.
 
@@ -113,9 +117,17 @@ def load_clip(
         aug_cfg: open_clip augmentation config for ``preprocess_train``.
         seed: Seed of the random initialisation, so a from-scratch model (and its checksum)
             is the same on every load; the caller's global RNG state is left untouched.
+        context_length: Text tokens per caption (model and tokenizer); 0 keeps the model's
+            own. A text tower built here (from scratch, or for an ``ARCH:PATH`` checkpoint)
+            takes up to :data:`MAX_CONTEXT_LENGTH`; a pretrained one (a tag, an export,
+            ``hf-hub:``) keeps its own, so only 0 or that length are accepted.
 
     Returns:
         The model in eval mode with its transforms, tokenizer and checksum.
+
+    Raises:
+        ConfigError: ``context_length`` is more than the model can take (the line names the
+            limit).
     """
     import open_clip
     import torch
@@ -124,18 +136,22 @@ def load_clip(
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     device = device or default_device()
     name, pretrained = _open_clip_arguments(parsed)
+    override = _context_override(parsed, context_length)
     try:
         with torch.random.fork_rng(devices=[]), _quiet_random_init_warning():
             torch.manual_seed(seed)
             model, preprocess_train, preprocess = open_clip.create_model_and_transforms(
-                name, pretrained=pretrained, device=device, aug_cfg=aug_cfg
+                name, pretrained=pretrained, device=device, aug_cfg=aug_cfg,
+                force_context_length=override,
             )
     except (RuntimeError, ValueError, OSError, KeyError) as error:
         raise InputError(_explain_load_failure(parsed, error)) from None
+    if context_length and override is None:  # an hf-hub tower: its length is known only now
+        _check_own_context(parsed, context_length, getattr(model, "context_length", None))
     if parsed.kind == "checkpoint":
         _load_checkpoint_strictly(model, parsed)
     model.eval()
-    tokenizer = open_clip.get_tokenizer(name)
+    tokenizer = open_clip.get_tokenizer(name, context_length=override)
     return LoadedModel(
         model=model,
         preprocess=preprocess,
@@ -147,6 +163,41 @@ def load_clip(
         checksum=weights_sha256(model),
         device=device,
     )
+
+
+def _context_override(spec: ModelSpec, context_length: int) -> int | None:
+    """The context length to build the text tower with (None: the model's own), refusing
+    what the spec's tower cannot take."""
+    if not context_length:
+        return None
+    if spec.kind in ("scratch", "checkpoint"):
+        if context_length > MAX_CONTEXT_LENGTH:
+            raise ConfigError(f"model.context_length={context_length}: {spec} takes at most "
+                              f"{MAX_CONTEXT_LENGTH} text tokens")
+        return context_length
+    _check_own_context(spec, context_length, _configured_context(spec))
+    return None
+
+
+def _configured_context(spec: ModelSpec) -> int | None:
+    """The context length of a pretrained tower known before loading it (a tag's
+    architecture, an export's config); None for a Hub model."""
+    if spec.kind == "pretrained_tag":
+        config = get_architecture(str(spec.arch))
+    elif spec.kind == "export":
+        config = dict(read_json(Path(str(spec.source)) / EXPORT_CONFIG, "export config"))
+        config = config.get("model_cfg", {})
+    else:
+        return None
+    return int(config.get("text_cfg", {}).get("context_length", 77))
+
+
+def _check_own_context(spec: ModelSpec, context_length: int, own: int | None) -> None:
+    """A pretrained text tower's positional embedding has its own length: refuse another."""
+    if own is not None and context_length != own:
+        raise ConfigError(
+            f"model.context_length={context_length}: the pretrained text tower of {spec} "
+            f"takes at most {own} tokens and keeps its own; set model.context_length=0")
 
 
 @contextlib.contextmanager
@@ -196,7 +247,8 @@ def _load_checkpoint_strictly(model: Any, spec: ModelSpec) -> None:
         raise InputError(
             f"checkpoint {spec.source} does not fit architecture {spec.arch} "
             f"({len(missing)} missing and {len(reshaped)} differently shaped tensors, "
-            f"e.g. {example}); pass the architecture it was trained with"
+            f"e.g. {example}); pass the architecture (and model.context_length) it was "
+            "trained with"
         )
     open_clip.load_checkpoint(model, spec.source, strict=True, weights_only=True)
 

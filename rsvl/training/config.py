@@ -28,12 +28,18 @@ class ModelConfig:
         grad_checkpointing: Recompute activations in backward (less memory, ~30% slower).
         lock_text: Freeze the whole text tower.
         lock_image_blocks: Freeze the patch embedding and the first N image transformer blocks.
+        context_length: Text tokens per caption (tokenizer and text tower); 0 keeps the
+            model's own. A model trained from scratch (``rsvl-tiny``) or from an ``ARCH:PATH``
+            checkpoint takes up to :data:`rsvl.models.MAX_CONTEXT_LENGTH` (248); a pretrained
+            text tower (``ViT-B-32:openai``, an export, ``hf-hub:``) keeps its own (77 for the
+            OpenAI and LAION towers).
     """
 
     spec: str = "rsvl-tiny"
     grad_checkpointing: bool = False
     lock_text: bool = False
     lock_image_blocks: int = 0
+    context_length: int = 0
 
 
 @dataclass
@@ -52,7 +58,12 @@ class DataConfig:
         cache_mb: Memory (MiB, per worker) that keeps fully read shards' undecoded samples
             for the next passes, so a set smaller than this is read from disk once however
             many epochs it trains for; 0 reads every pass from disk.
-        captions: ``random`` (one of a record's captions per visit) or ``first``.
+        captions: Which captions a visit trains on: ``short`` (the record's captions),
+            ``long`` (its long descriptions; samples without any use their short ones, counted
+            in the log) or ``mixed`` (a long one with probability 0.5 when the sample has
+            them, else a short one). Long descriptions may need a longer
+            ``model.context_length``.
+        caption_choice: ``random`` (one of the pool's captions per visit) or ``first``.
         split: Train only on records of this split (built shards hold every split, so the
             default keeps val/test chips out of training); empty trains on everything. A
             mixture chooses splits per dataset in its file, so it needs the default here.
@@ -64,7 +75,8 @@ class DataConfig:
     workers: int = 0
     shuffle_buffer: int = 1000
     cache_mb: int = 256
-    captions: str = "random"
+    captions: str = "short"
+    caption_choice: str = "random"
     split: str = "train"
 
 
@@ -207,7 +219,8 @@ class TrainConfig:
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "data.source": ("auto", "shards", "parquet", "mixture"),
-    "data.captions": ("random", "first"),
+    "data.captions": ("short", "long", "mixed"),
+    "data.caption_choice": ("random", "first"),
     "data.split": ("train", "val", "test", ""),
     "run.mixed_precision": ("no", "bf16", "fp16"),
     "loss.kind": ("clip", "siglip"),
@@ -242,6 +255,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 def validate(config: TrainConfig, origin: str = "config") -> None:
     """Check values that types alone cannot (choices, ranges); raise one line on failure."""
     flat = {f"{s}.{k}": v for s, section in config.to_dict().items() for k, v in section.items()}
+    if flat["data.captions"] in _CHOICES["data.caption_choice"]:  # the key's old meaning
+        raise ConfigError(
+            f"{origin}: data.captions={flat['data.captions']!r} is now "
+            f"data.caption_choice={flat['data.captions']}; data.captions chooses short, long "
+            "or mixed")
     for key, choices in _CHOICES.items():
         if flat[key] not in choices:
             raise ConfigError(f"{origin}: {key}={flat[key]!r}; expected one of {list(choices)}")
@@ -255,6 +273,9 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
             f"{origin}: augment.crop_scale must be [low, high] with 0 < low <= high <= 1"
         )
     _validate_data_source(config.data, origin)
+    if config.model.context_length < 0:
+        raise ConfigError(f"{origin}: model.context_length must be 0 (the model's own) or "
+                          f"positive, got {config.model.context_length}")
     if config.eval.every_steps and not config.eval.dataset:
         raise ConfigError(f"{origin}: eval.every_steps is set but eval.dataset is empty")
     if config.run.epochs < 1 and config.run.max_steps < 1:

@@ -16,6 +16,11 @@ resuming exact:
   at the right one, skips each worker's consumed batches of the current epoch before any
   augmentation (images are decoded only to spot corrupt ones), and continues identically.
 - Caption choice and augmentations draw from a generator seeded by (seed, epoch, pass, key).
+  ``data.captions`` picks the pool (:func:`choose_caption`): ``short`` (the record's captions),
+  ``long`` (its long descriptions, ``extra.long_captions``; a sample without any falls back to
+  its short ones and is counted), ``mixed`` (long with probability
+  :data:`MIXED_LONG_PROBABILITY` when the sample has long ones, else short);
+  ``data.caption_choice`` picks in the pool (``random`` or ``first``).
 
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
 batch); a shard that ends early is counted too. A missing shard is an error naming it.
@@ -58,6 +63,7 @@ from rsvl.data.shards import (
     ShardSample,
     StreamSample,
     list_shards,
+    long_captions_of,
     mixed_layout_warning,
     read_sizes,
     read_split_sizes,
@@ -80,9 +86,36 @@ class Unit:
     size: int
 
 
-# Undecoded sample: image bytes, all captions and the record's split (None: unknown);
-# ``None`` image or captions mark a corrupt sample. Shards and Parquet rows both become one.
+# Undecoded sample: image bytes, all captions, the record's split (None: unknown) and its long
+# descriptions; ``None`` image or captions mark a corrupt sample. Shards, Parquet rows and
+# mixture draws all become one.
 RawSample = StreamSample
+# data.captions=mixed: how often a sample that has long descriptions is shown one.
+MIXED_LONG_PROBABILITY = 0.5
+
+
+def choose_caption(sample: RawSample, rng: random.Random, captions: str = "short",
+                   choice: str = "random") -> tuple[str, bool]:
+    """The caption a visit of ``sample`` trains on, and whether it wanted a long one and fell
+    back to a short one (the sample has no long descriptions).
+
+    ``short`` draws only ``choice`` from the captions (exactly the draws of the trainer before
+    long captions existed, so its data order is unchanged); ``mixed`` first draws whether this
+    visit is long (probability :data:`MIXED_LONG_PROBABILITY`, samples with long ones only).
+
+    Args:
+        sample: A decodable sample (its ``captions`` are not empty).
+        rng: The visit's generator (seeded by seed, epoch, pass and key).
+        captions: ``data.captions``: ``short``, ``long`` or ``mixed``.
+        choice: ``data.caption_choice``: ``random`` or ``first``.
+    """
+    pool = sample.captions or []
+    long = sample.long_captions
+    if long and (captions == "long"
+                 or (captions == "mixed" and rng.random() < MIXED_LONG_PROBABILITY)):
+        pool = long
+    fell_back = captions != "short" and not long
+    return (rng.choice(pool) if choice == "random" else pool[0]), fell_back
 
 
 def list_units(train: str | Path, source: str = "auto", split: str = "") -> list[Unit]:
@@ -258,11 +291,14 @@ def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
-    columns = [c for c in ("key", "image", "captions", "split") if c in parquet.schema_arrow.names]
+    wanted = ("key", "image", "captions", "split", "long_captions")
+    columns = [c for c in wanted if c in parquet.schema_arrow.names]
     for row in parquet.read_row_group(row_group, columns=columns).to_pylist():
         image = (row.get("image") or {}).get("bytes")
         captions = list(row["captions"] or []) or None
-        yield RawSample(str(row["key"]), image, captions, row.get("split"))
+        # Files written before the column existed have no long captions.
+        long = [c for c in row.get("long_captions") or [] if c]
+        yield RawSample(str(row["key"]), image, captions, row.get("split"), long)
 
 
 def decode_image(sample: RawSample) -> Image.Image | None:
@@ -278,7 +314,8 @@ def decode_image(sample: RawSample) -> Image.Image | None:
 
 
 class ContrastiveStream(torch.utils.data.IterableDataset):
-    """Endless stream of ``{"image", "text", "keys", "corrupt"}`` batches for one rank.
+    """Endless stream of ``{"image", "text", "keys", "corrupt", "no_long"}`` batches for one
+    rank (``no_long``: keys of the batch that wanted a long caption and had none).
 
     Args:
         units: All reading units (every rank passes the same list).
@@ -290,7 +327,9 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         epoch_batches: Batches per rank in one epoch.
         start_batch: Index of the first batch to produce (batches of earlier runs are skipped).
         shuffle_buffer: Shuffle buffer size per worker.
-        caption_mode: ``random`` or ``first``.
+        captions: ``data.captions``: ``short``, ``long`` or ``mixed`` (see
+            :func:`choose_caption`).
+        caption_choice: ``data.caption_choice``: ``random`` or ``first``.
         split: Keep only records of this split; empty keeps all. Records without a split
             are kept. Used when no ``sample_filter`` is given.
         cache_bytes: Memory for keeping fully read units between passes (see
@@ -311,7 +350,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         epoch_batches: int,
         start_batch: int = 0,
         shuffle_buffer: int = 1000,
-        caption_mode: str = "random",
+        captions: str = "short",
+        caption_choice: str = "random",
         split: str = "train",
         cache_bytes: int = 0,
         sample_filter: SampleFilter | None = None,
@@ -326,7 +366,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.epoch_batches = max(1, epoch_batches)
         self.start_batch = start_batch
         self.shuffle_buffer = max(1, shuffle_buffer)
-        self.caption_mode = caption_mode
+        self.captions = captions
+        self.caption_choice = caption_choice
         self.split = split
         self.sample_filter = sample_filter or SampleFilter(frozenset([split] if split else []))
         self.cache = UnitCache(cache_bytes)
@@ -361,7 +402,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         while to_skip:
             to_skip -= decode_image(next(stream)[1]) is not None
         corrupt, hopeless = 0, sum(unit.size for unit in self.units) + 1
-        batch: list[tuple[torch.Tensor, str, str]] = []
+        batch: list[tuple[torch.Tensor, str, str, bool]] = []
         for pass_index, sample in stream:
             image = decode_image(sample)
             if image is None:
@@ -370,15 +411,15 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                     raise InputError(f"no decodable sample in {self.origin}")
                 continue
             rng = random.Random(f"{self.seed}:{epoch}:{pass_index}:{sample.key}")
-            captions = sample.captions or []
-            caption = rng.choice(captions) if self.caption_mode == "random" else captions[0]
-            batch.append((self.transform(image, rng), caption, sample.key))
+            caption, fell_back = choose_caption(sample, rng, self.captions, self.caption_choice)
+            batch.append((self.transform(image, rng), caption, sample.key, fell_back))
             if len(batch) == self.batch_size:
                 yield {
                     "image": torch.stack([b[0] for b in batch]),
                     "text": self.tokenizer([b[1] for b in batch]),
                     "keys": [b[2] for b in batch],
                     "corrupt": corrupt,
+                    "no_long": [b[2] for b in batch if b[3]],
                 }
                 batch, corrupt = [], 0
                 count -= 1
@@ -462,7 +503,8 @@ class UnitCache:
         for sample in read_unit(unit):
             yield sample
             if kept is not None:
-                size += len(sample.image or b"") + sum(len(c) for c in sample.captions or [])
+                texts = [*(sample.captions or []), *sample.long_captions]
+                size += len(sample.image or b"") + sum(len(c) for c in texts)
                 kept.append(sample)
                 if self.used + size > self.max_bytes:
                     kept = None
@@ -530,4 +572,5 @@ def _raw_sample(sample: ShardSample) -> RawSample:
     captions = sample.record.get("captions")
     if not isinstance(captions, list) or not all(isinstance(c, str) for c in captions):
         captions = None
-    return RawSample(sample.key, sample.image, captions or None, sample.record.get("split"))
+    return RawSample(sample.key, sample.image, captions or None, sample.record.get("split"),
+                     long_captions_of(sample.record.get("extra")))

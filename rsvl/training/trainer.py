@@ -121,7 +121,8 @@ def train(config: TrainConfig) -> TrainResult:
     sharded = enable_fsdp(accelerator, run.mixed_precision)
     set_seed(run.seed)
     # run.seed also seeds a from-scratch model's initial weights (pretrained ones ignore it).
-    loaded = load_clip(config.model.spec, device="cpu", seed=run.seed)
+    loaded = load_clip(config.model.spec, device="cpu", seed=run.seed,
+                       context_length=config.model.context_length)
     if loaded.arch is None:
         raise ConfigError(f"model.spec {config.model.spec}: architecture unknown, cannot export")
     model = loaded.model
@@ -158,6 +159,7 @@ def train(config: TrainConfig) -> TrainResult:
     result = TrainResult(step=step, out_dir=out_dir, num_processes=world)
     progress = _progress(accelerator, run.progress, total_steps, step)
     corrupt = 0
+    no_long = _NoLongCaptions()
     window_start, window_steps = time.perf_counter(), 0
 
     def encode(images: torch.Tensor, texts: torch.Tensor) -> tuple[Any, Any, Any, Any]:
@@ -171,7 +173,8 @@ def train(config: TrainConfig) -> TrainResult:
         rank=accelerator.process_index, world_size=world, batch_size=data.batch_size,
         transform=train_transform, tokenizer=CaptionTokens(loaded.tokenizer), seed=run.seed,
         epoch_batches=epoch_steps * accum, start_batch=step * accum,
-        shuffle_buffer=data.shuffle_buffer, caption_mode=data.captions, split=data.split,
+        shuffle_buffer=data.shuffle_buffer, captions=data.captions,
+        caption_choice=data.caption_choice, split=data.split,
         cache_bytes=data.cache_mb << 20, sample_filter=training.sample_filter,
     )
     stream = (MixtureStream(mixture, **stream_options) if mixture
@@ -189,6 +192,7 @@ def train(config: TrainConfig) -> TrainResult:
         epoch = step // epoch_steps
         micro = [next(batches) for _ in range(accum)]
         corrupt += sum(int(b["corrupt"]) for b in micro)
+        no_long.add(micro)
         lr = lr_at(step, config.optim.lr, config.optim.warmup_steps, total_steps,
                    config.optim.min_lr)
         set_lr(optimizer, lr)
@@ -230,6 +234,8 @@ def train(config: TrainConfig) -> TrainResult:
             save_checkpoint(accelerator, out_dir, step, run.keep_last)
     del batches, loader
     progress.close()
+    if data.captions != "short":
+        no_long.report(accelerator, step)
     save_checkpoint(accelerator, out_dir, step, run.keep_last)
     whole = full.gather(model) if run.export else None  # every rank: a collective under FSDP
     if whole is not None and accelerator.is_main_process:
@@ -241,6 +247,32 @@ def train(config: TrainConfig) -> TrainResult:
     accelerator.end_training()
     result.step = step
     return result
+
+
+class _NoLongCaptions:
+    """Counts the visits (and distinct samples) that wanted a long caption and trained on a
+    short one because the sample has none; reported once, at the end of the run."""
+
+    def __init__(self) -> None:
+        self.visits = 0
+        self.keys: set[str] = set()
+
+    def add(self, micro: list[dict[str, Any]]) -> None:
+        for batch in micro:
+            self.visits += len(batch["no_long"])
+            self.keys.update(batch["no_long"])
+
+    def report(self, accelerator: Accelerator, step: int) -> None:
+        """Log the run's totals over every rank (a collective: every rank calls it)."""
+        from accelerate.utils import gather_object
+
+        visits = int(accelerator.reduce(
+            torch.tensor(self.visits, device=accelerator.device), reduction="sum"))
+        samples = len(set(gather_object(sorted(self.keys))))
+        accelerator.log({"event": "long_captions", "no_long_caption_samples": samples,
+                         "no_long_caption_visits": visits}, step=step)
+        accelerator.print(f"{samples} sample(s) without long captions trained on short ones "
+                          f"({visits} visits)", flush=True)
 
 
 def _bias(model: Any) -> dict[str, float]:

@@ -203,6 +203,8 @@ def test_open_clip_trainer_trains_on_the_printed_pattern(
 def test_parquet_loads_with_image_feature(tmp_path: Path, dataset: list[Record]) -> None:
     import datasets
 
+    long = ["A field in the top left. A track runs along the bottom edge.", "Two fields."]
+    dataset[3].extra["long_captions"] = long
     counts = write_parquet(tmp_path, dataset)
     assert counts == {"train": 3, "val": 2, "test": 2}
     files = {s: str(tmp_path / "parquet" / f"{s}.parquet") for s in counts}
@@ -213,6 +215,19 @@ def test_parquet_loads_with_image_feature(tmp_path: Path, dataset: list[Record])
     assert row["key"] == "fixture-way-3" and row["image"].size == (32, 32)
     assert row["captions"] == dataset[3].captions
     assert json.loads(row["tags"]) == dataset[3].tags
+    assert row["long_captions"] == long and loaded["train"][0]["long_captions"] == []
+
+
+def test_parquet_round_trip_carries_long_captions(tmp_path: Path, dataset: list[Record]) -> None:
+    from rsvl.training.data import list_units, read_unit
+
+    dataset[0].extra["long_captions"] = ["A farmland field fills the chip. It is large."]
+    write_parquet(tmp_path, dataset)
+    units = list_units(tmp_path / "parquet" / "train.parquet")
+    samples = {s.key: s for unit in units for s in read_unit(unit)}
+    assert samples["fixture-way-0"].long_captions == dataset[0].extra["long_captions"]
+    assert samples["fixture-way-3"].long_captions == []
+    assert samples["fixture-way-0"].captions == dataset[0].captions
 
 
 def test_footprints_geoparquet(tmp_path: Path, dataset: list[Record]) -> None:

@@ -85,3 +85,29 @@ def test_no_misleading_random_init_warning(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level("WARNING"):
         load_clip("rsvl-micro", device="cpu")
     assert not [r for r in caplog.records if "No pretrained weights" in r.getMessage()]
+
+
+def test_rsvl_architecture_takes_a_context_of_248() -> None:
+    loaded = load_clip("rsvl-micro", device="cpu", context_length=248)
+    assert loaded.model.context_length == 248  # the architecture's own is 16
+    caption = " ".join(["building"] * 198)  # start + 198 words + end = 200 tokens
+    tokens = loaded.tokenizer([caption])
+    assert tokens.shape == (1, 248) and int((tokens != 0).sum()) == 200  # nothing cut
+    assert loaded.model.encode_text(tokens).shape == (1, 32)
+    assert load_clip("rsvl-micro", device="cpu").model.context_length == 16  # registry intact
+
+
+def test_context_length_beyond_the_tower_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="takes at most 248 text tokens"):
+        load_clip("rsvl-micro", device="cpu", context_length=249)
+    # A pretrained tower keeps its own: refused before any download.
+    with pytest.raises(ConfigError, match="ViT-B-32:openai takes at most 77 tokens") as error:
+        load_clip("ViT-B-32:openai", device="cpu", context_length=248)
+    assert "\n" not in str(error.value)
+    from rsvl.models import export_model
+
+    export = export_model(load_clip("rsvl-micro", device="cpu").model, "rsvl-micro",
+                          tmp_path / "micro")
+    with pytest.raises(ConfigError, match="takes at most 16 tokens"):
+        load_clip(str(export), device="cpu", context_length=77)
+    assert load_clip(str(export), device="cpu", context_length=16).model.context_length == 16

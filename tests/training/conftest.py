@@ -41,20 +41,25 @@ def jpeg(image: Image.Image) -> bytes:
 
 def write_colour_shards(
     shard_dir: Path, samples: int, per_shard: int, seed: int = 0, corrupt: tuple[int, ...] = (),
-    test_every: int = 0,
+    test_every: int = 0, long_every: int = 0,
 ) -> list[str]:
     """Write ``samples`` chips into shards; indices in ``corrupt`` get undecodable image bytes,
-    every ``test_every``-th chip is in the test split (the others in train)."""
+    every ``test_every``-th chip is in the test split (the others in train); with
+    ``long_every`` each chip but every ``long_every``-th has two long descriptions
+    (``extra.long_captions``, as caption builds write them)."""
     rng = random.Random(seed)
     keys = []
     with ShardWriter(shard_dir, max_samples=per_shard) as writer:
         for index in range(samples):
             colour, texture = rng.choice(list(COLOURS)), rng.choice(TEXTURES)
             key = f"chip{index:04d}"
+            long = [f"A long view of {colour} {texture}. It fills the chip.",
+                    f"A long look at {texture} in {colour}."]
             record = Record(
                 key=key, image=f"{key}.jpg", source="test", licence="CC0",
                 split="test" if test_every and index % test_every == 0 else "train",
                 captions=[f"a satellite image of {colour} {texture}", f"{colour} {texture}"],
+                extra={"long_captions": long} if long_every and index % long_every else {},
             )
             data = b"not a jpeg" if index in corrupt else jpeg(chip(colour, texture, rng))
             writer.write(record, data)
@@ -76,12 +81,14 @@ def write_class_folder(root: Path, per_class: int = 4, seed: int = 1) -> Path:
 
 @pytest.fixture
 def colour_shards(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: ``colour_shards(samples=64, per_shard=16, corrupt=(), test_every=0)``."""
+    """Factory: ``colour_shards(samples=64, per_shard=16, corrupt=(), test_every=0,
+    long_every=0)``."""
 
     def make(samples: int = 64, per_shard: int = 16, corrupt: tuple[int, ...] = (),
-             test_every: int = 0) -> Path:
+             test_every: int = 0, long_every: int = 0) -> Path:
         shard_dir = tmp_path / "shards"
-        write_colour_shards(shard_dir, samples, per_shard, corrupt=corrupt, test_every=test_every)
+        write_colour_shards(shard_dir, samples, per_shard, corrupt=corrupt,
+                            test_every=test_every, long_every=long_every)
         return shard_dir
 
     return make

@@ -59,3 +59,14 @@ def test_yaml_file(tmp_path: Path) -> None:
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(REPO / "train" / "configs" / f"{name}.json")
     assert config.data.train
+
+
+@pytest.mark.parametrize("old", ["random", "first"])
+def test_old_caption_values_name_caption_choice(old: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [f"data.captions={old}"])
+    message = str(error.value)
+    assert "\n" not in message and f"data.caption_choice={old}" in message
+    config = load_config(None, ["data.captions=mixed", f"data.caption_choice={old}"])
+    assert (config.data.captions, config.data.caption_choice) == ("mixed", old)
+    assert load_config(None).data.captions == "short"

@@ -121,7 +121,7 @@ def test_caption_tokens_match_the_tokenizer_and_remember() -> None:
 
 def test_caption_modes(colour_shards: Callable[..., Path]) -> None:
     units = list_units(colour_shards(samples=32, per_shard=32))
-    first = [c for b in _batches(units, caption_mode="first") for c in b["text"]]
+    first = [c for b in _batches(units, caption_choice="first") for c in b["text"]]
     assert all(c.startswith("a satellite image of") for c in first)
     sampled = [c for b in _batches(units) for c in b["text"]]
     assert {c.startswith("a satellite image of") for c in sampled} == {True, False}
@@ -233,3 +233,44 @@ def test_parquet_copy_is_an_alternative_source(
     seen = [_keys(_batches(units, rank, world=2, count=1)) for rank in (0, 1)]
     assert not set(seen[0]) & set(seen[1])
     assert set(seen[0]) | set(seen[1]) <= {s.key for s in samples}
+
+
+def _texts_by_key(batches: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(k, t) for b in batches for k, t in zip(b["keys"], b["text"], strict=True)]
+
+
+def test_long_and_mixed_captions_draw_long_ones_deterministically(
+    colour_shards: Callable[..., Path]
+) -> None:
+    # Chips 0, 4, 8... have no long descriptions: they fall back to short ones, counted.
+    units = list_units(colour_shards(samples=32, per_shard=16, long_every=4))
+
+    def lacks(key: str) -> bool:
+        return int(key[4:]) % 4 == 0
+
+    short = _texts_by_key(_batches(units))
+    assert not any(t.startswith("A long") for _, t in short)
+    long_batches = _batches(units, captions="long")
+    assert all(t.startswith("A long") != lacks(k) for k, t in _texts_by_key(long_batches))
+    assert [b["no_long"] for b in long_batches] == [
+        [k for k in b["keys"] if lacks(k)] for b in long_batches]
+    assert sum(len(b["no_long"]) for b in long_batches) > 0
+    assert {k for k, _ in short} == {k for k, _ in _texts_by_key(long_batches)}  # same order
+    mixed = _texts_by_key(_batches(units, captions="mixed"))
+    assert mixed == _texts_by_key(_batches(units, captions="mixed"))  # seeded per visit
+    with_long = [t.startswith("A long") for k, t in mixed if not lacks(k)]
+    assert 0 < sum(with_long) < len(with_long)  # both kinds, p = 0.5
+    assert not any(t.startswith("A long") for k, t in mixed if lacks(k))
+    first = _texts_by_key(_batches(units, captions="long", caption_choice="first"))
+    assert all(t.startswith("A long view") for k, t in first if not lacks(k))
+
+
+def test_mixture_samples_carry_long_captions() -> None:
+    from rsvl.data.shards import ShardSample
+    from rsvl.training.data import _raw_sample
+
+    record = {"captions": ["short"], "split": "train", "extra": {"long_captions": ["Long."]}}
+    assert _raw_sample(ShardSample("k", b"x", "jpg", record)).long_captions == ["Long."]
+    record["extra"] = {"long_captions": "not a list"}  # malformed: no long ones, not corrupt
+    sample = _raw_sample(ShardSample("k", b"x", "jpg", record))
+    assert (sample.captions, sample.long_captions) == (["short"], [])

@@ -147,3 +147,24 @@ def test_run_seed_sets_the_initial_weights(
         parents[seed] = info["provenance"]["parent_sha256"]
         assert parents[seed] == load_clip("rsvl-micro", device="cpu", seed=seed).checksum
     assert parents[0] != parents[1]
+
+
+def test_long_captions_train_with_context_248_and_export_it(
+    colour_shards: Callable[..., Path], tmp_path: Path
+) -> None:
+    shards = colour_shards(samples=16, per_shard=16, long_every=4)
+    out = tmp_path / "run"
+    argv = ["train", "--cpu", *_overrides(f"data.train={shards}", f"run.out_dir={out}",
+                                          "run.max_steps=2", "model.context_length=248",
+                                          "data.captions=long")]
+    assert cli_main(argv) == 0
+    log = _jsonl(out / "log.jsonl")
+    assert [e["loss"] for e in log if "loss" in e] and log[0]["model.context_length"] == 248
+    # Chips 0, 4, 8, 12 have no long descriptions: the one report counts them.
+    (report,) = [e for e in log if e.get("event") == "long_captions"]
+    assert report["no_long_caption_samples"] == 4 and report["no_long_caption_visits"] >= 4
+    reloaded = load_clip(str(out / "export"), device="cpu")
+    assert reloaded.model.context_length == 248
+    assert reloaded.tokenizer(["a caption"]).shape == (1, 248)
+    config = json.loads((out / "export" / "open_clip_config.json").read_text())
+    assert config["model_cfg"]["text_cfg"]["context_length"] == 248
