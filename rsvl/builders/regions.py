@@ -43,37 +43,48 @@ def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
         geometries: ``osm_id -> shapely geometry`` (the chip's CRS); ids without one are skipped.
         min_px: Smallest visible area kept, in pixels.
     """
+    import rasterio
     import shapely
     from rasterio.features import rasterize
     from rasterio.transform import from_bounds
-
-    from rsvl.osm.tags import describe_parts
 
     height, width = shape
     transform = from_bounds(*bounds, width, height)
     frame = shapely.box(*bounds)
     regions: list[dict[str, Any]] = []
-    for osm_id, tags in objects:
-        geometry = geometries.get(osm_id)
-        parts = describe_parts(dict(tags))
-        if geometry is None or geometry.is_empty or parts is None:
-            continue
-        lines = geometry.geom_type in ("LineString", "MultiLineString")
-        mask = rasterize([(geometry, 1)], out_shape=shape, transform=transform,
-                         all_touched=lines, dtype="uint8").astype(bool)
-        area = int(mask.sum())
-        if area < min_px:
-            continue
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        regions.append({
-            "osm_id": osm_id, "phrase": parts.text, "noun": parts.noun, "tags": dict(tags),
-            "box": [x0, y0, x1, y1], "area_px": area,
-            "truncated": not frame.contains(geometry),
-            "mask": encode_mask(mask[y0:y1, x0:x1]),
-        })
+    # One GDAL environment for the chip: rasterize() outside one sets up and tears down its
+    # own per call, which cost more than the rasterisation itself (bench/build_chips.py).
+    with rasterio.Env():
+        for osm_id, tags in objects:
+            region = _region(osm_id, tags, geometries.get(osm_id), shape, transform, frame,
+                             min_px, rasterize)
+            if region is not None:
+                regions.append(region)
     regions.sort(key=lambda r: (-r["area_px"], r["osm_id"]))
     return regions
+
+
+def _region(osm_id: str, tags: Mapping[str, str], geometry: Any, shape: tuple[int, int],
+            transform: Any, frame: Any, min_px: int, rasterize: Any) -> dict[str, Any] | None:
+    """One object's region (see :func:`chip_regions`), or None when it shows too little."""
+    from rsvl.osm.tags import describe_parts
+
+    parts = describe_parts(dict(tags))
+    if geometry is None or geometry.is_empty or parts is None:
+        return None
+    lines = geometry.geom_type in ("LineString", "MultiLineString")
+    mask = rasterize([(geometry, 1)], out_shape=shape, transform=transform,
+                     all_touched=lines, dtype="uint8").astype(bool)
+    area = int(mask.sum())
+    if area < min_px:
+        return None
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return {
+        "osm_id": osm_id, "phrase": parts.text, "noun": parts.noun, "tags": dict(tags),
+        "box": [x0, y0, x1, y1], "area_px": area, "truncated": not frame.contains(geometry),
+        "mask": encode_mask(mask[y0:y1, x0:x1]),
+    }
 
 
 def regions_json(extra: Mapping[str, Any]) -> str | None:
