@@ -24,6 +24,14 @@ text prompts (random weights: the embeddings are a real model's output, not a tr
 
     .venv/bin/python bench/search_latency.py --sizes 1000000 --ondisk --real
 
+``--past-ram N --dim D`` goes through ``ImageIndex`` the way a user past RAM would: N clustered
+D-d embeddings streamed into a float16 GeoParquet in chunks (never all in memory), opened with
+``ImageIndex.load(file, backend="ivf-ondisk")`` (the IVF built from the file in chunks, its
+lists memory-mapped) and ``backend="exact-streaming"`` (the ground truth), with the build
+time, file sizes, single-query latency, recall@10 and the process's peak memory.
+
+    .venv/bin/python bench/search_latency.py --sizes --past-ram 10000000 --dim 128
+
 Targets (2 cores): exact < 100 ms at 10^6; approximate < 5 ms with recall@10 >= 0.95.
 Writes bench/results/search_latency.json.
 """
@@ -197,6 +205,77 @@ def bench_ondisk(embeddings: np.ndarray, queries: np.ndarray, truth: np.ndarray)
     return row
 
 
+def write_clustered_geoparquet(path: Path, count: int, dim: int, rng: np.random.Generator,
+                               chunk: int = 500_000) -> np.ndarray:
+    """Stream ``count`` clustered float16 embeddings into an rsvl-shaped GeoParquet (no
+    footprints), chunk by chunk; returns the mixture's centres (for queries)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    centres = rng.standard_normal((max(1, count // POINTS_PER_CENTRE), dim), dtype=np.float32)
+    info = {**MODEL_INFO, "embed_dim": dim}
+    schema = pa.schema([("id", pa.int64()), ("embedding", pa.list_(pa.float16(), dim)),
+                        ("model_spec", pa.string()), ("model_sha256", pa.string())],
+                       metadata={b"rsvl": json.dumps({"format": "rsvl-embeddings", "version": 1,
+                                                      "model": info, "dtype": "float16",
+                                                      "dim": dim, "count": count}).encode()})
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, count, chunk):
+            size = min(chunk, count - start)
+            points = (centres[rng.integers(0, len(centres), size)]
+                      + NOISE * rng.standard_normal((size, dim), dtype=np.float32))
+            points /= np.linalg.norm(points, axis=1, keepdims=True)
+            vectors = pa.FixedSizeListArray.from_arrays(
+                pa.array(points.astype(np.float16).reshape(-1)), dim)
+            writer.write_table(pa.table({
+                "id": pa.array(np.arange(start, start + size)), "embedding": vectors,
+                "model_spec": pa.array([info["spec"]] * size),
+                "model_sha256": pa.array([info["sha256"]] * size)}, schema=schema),
+                row_group_size=65_536)
+    return centres
+
+
+def bench_past_ram(count: int, dim: int, queries_count: int,
+                   rng: np.random.Generator) -> dict[str, Any]:
+    """GeoParquet past RAM through ImageIndex: ivf-ondisk against exact-streaming."""
+    import resource
+
+    from rsvl.api.backends import ondisk_ivf_folder
+
+    row: dict[str, Any] = {"count": count, "dim": dim, "storage": "float16"}
+    with tempfile.TemporaryDirectory(dir=RESULTS.parent) as folder:
+        path = Path(folder) / "embeddings.parquet"
+        started = time.perf_counter()
+        centres = write_clustered_geoparquet(path, count, dim, rng)
+        row["write_geoparquet_s"] = time.perf_counter() - started
+        row["geoparquet_gb"] = path.stat().st_size / 2**30
+        queries = rng.standard_normal((queries_count, dim), dtype=np.float32) * NOISE
+        queries += centres[rng.integers(0, len(centres), queries_count)]
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        del centres
+        started = time.perf_counter()
+        exact = ImageIndex.load(path, backend="exact-streaming")
+        row["open_metadata_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        _, truth = exact.backend.search(queries, K)
+        row["streaming_exact_batch_s"] = time.perf_counter() - started
+        row["streaming_exact_ms_per_query_batched"] = (1000 * row["streaming_exact_batch_s"]
+                                                       / queries_count)
+        index = ImageIndex.load(path, backend="ivf-ondisk")
+        started = time.perf_counter()
+        backend = index.backend  # built from the file in chunks, kept beside it
+        row["ivf_build_s"] = time.perf_counter() - started
+        lists = ondisk_ivf_folder(path) / "ivf.ivfdata"
+        row["ivf_lists_gb"] = lists.stat().st_size / 2**30
+        ivf = import_faiss().extract_index_ivf(backend.index)  # type: ignore[attr-defined]
+        row["nlist"], row["nprobe"] = int(ivf.nlist), int(ivf.nprobe)
+        row["recall_at_10"] = recall_at_k(truth, backend.search(queries, K)[1])
+        row["backend_ms"] = median_ms(lambda q: backend.search(q[None], K), queries)
+        row["image_index_search_ms"] = median_ms(lambda q: index.search(q, k=K), queries)
+        row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return row
+
+
 def bench_real(rng: np.random.Generator) -> list[dict[str, Any]]:
     """Recall on model-made embeddings: rsvl-micro chips of real and synthetic imagery."""
     from rsvl.api import load_model
@@ -252,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also GeoParquet on disk: chunked on-disk IVF, streaming exact")
     parser.add_argument("--real", action="store_true",
                         help="also recall on rsvl-micro embeddings of real/synthetic imagery")
+    parser.add_argument("--past-ram", type=int, metavar="N",
+                        help="also N embeddings streamed to a float16 GeoParquet and searched "
+                        "through ImageIndex with ivf-ondisk and exact-streaming")
+    parser.add_argument("--dim", type=int, default=DIM, help="--past-ram: embedding dimension")
     args = parser.parse_args(argv)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -286,7 +369,20 @@ def main(argv: list[str] | None = None) -> int:
         for point in row["ivf_sweep"]:
             print(f"    nprobe {point['nprobe']:>4}: {point['ms']:6.2f} ms, "
                   f"recall@10 {point['recall_at_10']:.3f}")
-    payload = {"benchmark": "search_latency", "dim": DIM, "k": K, "queries": args.queries,
+    past_ram = bench_past_ram(args.past_ram, args.dim, args.queries, rng) if args.past_ram else {}
+    if past_ram:
+        print(f"past RAM, {past_ram['count']:,} x {past_ram['dim']} float16 GeoParquet "
+              f"({past_ram['geoparquet_gb']:.1f} GB, written in "
+              f"{past_ram['write_geoparquet_s']:.0f} s): ivf-ondisk build "
+              f"{past_ram['ivf_build_s']:.0f} s (lists "
+              f"{past_ram['ivf_lists_gb']:.1f} GB, nlist {past_ram['nlist']}, nprobe "
+              f"{past_ram['nprobe']}), {past_ram['backend_ms']:.2f} ms/query "
+              f"(ImageIndex.search {past_ram['image_index_search_ms']:.2f} ms), recall@10 "
+              f"{past_ram['recall_at_10']:.3f} | exact-streaming "
+              f"{past_ram['streaming_exact_ms_per_query_batched']:.0f} ms/query batched | peak "
+              f"RSS {past_ram['peak_rss_gb']:.1f} GB", flush=True)
+    payload = {"benchmark": "search_latency", "dim": DIM, "past_ram": past_ram, "k": K,
+               "queries": args.queries,
                "data": f"Gaussian mixture, one centre per {POINTS_PER_CENTRE} points, "
                        f"noise {NOISE}, normalised",
                "cpu_count": os.cpu_count(), "load_average": os.getloadavg(),
