@@ -12,6 +12,10 @@ to the box, as base64 of a 1-bit PNG (:func:`rsvl.data.masks.encode_mask`;
 :data:`MIN_REGION_PX` pixels are dropped (slivers along the edge, points). Regions are listed
 largest first, so painting them in order leaves a house over the residential area around it.
 
+Speed: up to 32 polygons share one GDAL call (MergeAlg.add into a uint32 chip, one bit per
+polygon part), which burns exactly the pixels one call per polygon burns; lines and the polygons
+for which that does not hold (see :func:`_burn_alone`) keep a call of their own.
+
 Shards carry the list as a ``regions.json`` member per sample and the Parquet copy as a
 ``regions`` column (JSON text).
 """
@@ -19,8 +23,10 @@ Shards carry the list as a ``regions.json`` member per sample and the Parquet co
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,6 +34,87 @@ from rsvl.data.masks import encode_mask
 
 MIN_REGION_PX = 16  # fewer visible pixels: a sliver, not a region
 REGIONS_MEMBER = "regions.json"
+
+_BITS = 32  # polygon parts burnt per GDAL call: one bit each of a uint32 chip
+# GDAL's pixel coordinates and ours differ by far less than this (pixels): the tolerance of the
+# checks below that only choose the slower exact path, never the result.
+_TOLERANCE_PX = 1e-4
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One feature as rasterize() takes it, converted once per partition."""
+
+    geometry: Any
+    geojson: dict[str, Any]
+    lines: bool  # burns the pixels it touches (all_touched)
+    bounds: tuple[float, float, float, float]
+    # The feature's polygon parts when it may share a GDAL call (see _burn_alone), else None.
+    parts: list[dict[str, Any]] | None
+    # |dy| and y of its ring edges, flattest first: for the horizontal-edge check.
+    edge_dy: np.ndarray
+    edge_y: np.ndarray
+
+
+class _Owner(NamedTuple):
+    """An object of a chip and its bits in the rasterize() output it was burnt into."""
+
+    osm_id: str
+    tags: Mapping[str, str]
+    described: Any  # its rsvl.osm.tags.Description
+    feature: _Shape
+    bits: int
+
+
+class RegionShapes(Mapping[str, Any]):
+    """``osm_id -> shapely geometry`` of a partition's features, each converted for
+    rasterisation once however many chips show it (a plain mapping works too, converted per
+    call)."""
+
+    def __init__(self, geometries: Mapping[str, Any]):
+        self._geometries = geometries
+        self._shapes: dict[str, _Shape | None] = {}
+
+    def __getitem__(self, osm_id: str) -> Any:
+        return self._geometries[osm_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._geometries)
+
+    def __len__(self) -> int:
+        return len(self._geometries)
+
+    def shape(self, osm_id: str) -> _Shape | None:
+        """The feature ready to burn, or None without a (non-empty) geometry."""
+        if osm_id not in self._shapes:
+            geometry = self._geometries.get(osm_id)
+            self._shapes[osm_id] = (None if geometry is None or geometry.is_empty
+                                    else _shape(geometry))
+        return self._shapes[osm_id]
+
+
+def _shape(geometry: Any) -> _Shape:
+    from rasterio.features import is_valid_geom
+
+    geojson = geometry.__geo_interface__
+    kind = geojson["type"]
+    parts = None
+    dy, y = np.zeros(0), np.zeros(0)
+    if kind in ("Polygon", "MultiPolygon"):
+        polygons = [geojson["coordinates"]] if kind == "Polygon" else geojson["coordinates"]
+        # rasterize() burns a MultiPolygon part by part: each part gets its own bit.
+        parts = [{"type": "Polygon", "coordinates": p} for p in polygons]
+        if not (is_valid_geom(geojson) and all(is_valid_geom(p) for p in parts)):
+            parts = None  # rasterio would skip it (or part of it): keep its own call
+    if parts is not None:
+        ys = [np.asarray(ring, dtype=np.float64)[:, 1] for p in parts
+              for ring in p["coordinates"]]
+        dy = np.concatenate([np.abs(np.diff(r)) for r in ys])
+        y = np.concatenate([r[1:] for r in ys])
+        order = np.argsort(dy, kind="stable")
+        dy, y = dy[order], y[order]
+    return _Shape(geometry, geojson, kind in ("LineString", "MultiLineString"),
+                  tuple(geometry.bounds), parts, dy, y)
 
 
 def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
@@ -40,51 +127,141 @@ def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
         bounds: The chip footprint ``(minx, miny, maxx, maxy)`` in the geometries' CRS.
         shape: The chip's ``(height, width)`` in pixels.
         objects: ``(osm_id, tags)`` of the objects in the chip (focus first).
-        geometries: ``osm_id -> shapely geometry`` (the chip's CRS); ids without one are skipped.
+        geometries: ``osm_id -> shapely geometry`` (the chip's CRS); ids without one are
+            skipped. A :class:`RegionShapes` shared by the chips of a partition converts each
+            feature once.
         min_px: Smallest visible area kept, in pixels.
     """
     import rasterio
-    import shapely
-    from rasterio.features import rasterize
+    from rasterio.features import MergeAlg, rasterize
     from rasterio.transform import from_bounds
 
+    from rsvl.osm.tags import describe_parts
+
+    shapes = geometries if isinstance(geometries, RegionShapes) else RegionShapes(geometries)
     height, width = shape
     transform = from_bounds(*bounds, width, height)
-    frame = shapely.box(*bounds)
-    regions: list[dict[str, Any]] = []
+    grid = _Grid(bounds, shape, transform.a, -transform.e)
+    alone: list[_Owner] = []
+    shared: list[_Owner] = []
+    for osm_id, tags in objects:
+        described = describe_parts(dict(tags))
+        feature = shapes.shape(osm_id)
+        if feature is not None and described is not None:
+            owner = _Owner(osm_id, tags, described, feature, 1)
+            (alone if _burn_alone(feature, grid) else shared).append(owner)
+    burnt: list[tuple[np.ndarray, list[_Owner]]] = []
     # One GDAL environment for the chip: rasterize() outside one sets up and tears down its
     # own per call, which cost more than the rasterisation itself (bench/build_chips.py).
     with rasterio.Env():
-        for osm_id, tags in objects:
-            region = _region(osm_id, tags, geometries.get(osm_id), shape, transform, frame,
-                             min_px, rasterize)
-            if region is not None:
-                regions.append(region)
+        for owner in alone:
+            burnt.append((rasterize([(owner.feature.geojson, 1)], out_shape=shape,
+                                    transform=transform, all_touched=owner.feature.lines,
+                                    dtype="uint8"), [owner]))
+        for owners in _pack(shared):
+            pairs = [(part, 1 << bit) for bit, part in
+                     enumerate(part for owner in owners for part in owner.feature.parts or ())]
+            burnt.append((rasterize(pairs, out_shape=shape, transform=transform,
+                                    dtype="uint32", merge_alg=MergeAlg.add), owners))
+    regions = [region for buffer, owners in burnt
+               for region in _regions(buffer, owners, grid, min_px)]
     regions.sort(key=lambda r: (-r["area_px"], r["osm_id"]))
     return regions
 
 
-def _region(osm_id: str, tags: Mapping[str, str], geometry: Any, shape: tuple[int, int],
-            transform: Any, frame: Any, min_px: int, rasterize: Any) -> dict[str, Any] | None:
-    """One object's region (see :func:`chip_regions`), or None when it shows too little."""
-    from rsvl.osm.tags import describe_parts
+@dataclass(frozen=True)
+class _Grid:
+    """A chip's footprint and pixel size (the transform from_bounds gives)."""
 
-    parts = describe_parts(dict(tags))
-    if geometry is None or geometry.is_empty or parts is None:
-        return None
-    lines = geometry.geom_type in ("LineString", "MultiLineString")
-    mask = rasterize([(geometry, 1)], out_shape=shape, transform=transform,
-                     all_touched=lines, dtype="uint8").astype(bool)
-    area = int(mask.sum())
-    if area < min_px:
-        return None
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    return {
-        "osm_id": osm_id, "phrase": parts.text, "noun": parts.noun, "tags": dict(tags),
-        "box": [x0, y0, x1, y1], "area_px": area, "truncated": not frame.contains(geometry),
-        "mask": encode_mask(mask[y0:y1, x0:x1]),
-    }
+    bounds: Sequence[float]
+    shape: tuple[int, int]
+    xres: float
+    yres: float
+
+    def window(self, bounds: Sequence[float]) -> tuple[int, int, int, int]:
+        """``(r0, r1, c0, c1)``: the chip pixels a geometry with these bounds can burn, one
+        pixel wider each side than its bounds (cut to the chip)."""
+        left, top = self.bounds[0], self.bounds[3]
+        height, width = self.shape
+        return (max(0, math.floor((top - bounds[3]) / self.yres) - 1),
+                min(height, math.ceil((top - bounds[1]) / self.yres) + 2),
+                max(0, math.floor((bounds[0] - left) / self.xres) - 1),
+                min(width, math.ceil((bounds[2] - left) / self.xres) + 2))
+
+
+def _burn_alone(feature: _Shape, grid: _Grid) -> bool:
+    """Whether the feature needs its own rasterize() call to burn as it does alone.
+
+    Polygons share calls with MergeAlg.add, one bit per part: GDAL then adds the burn value
+    once per pixel whose centre a part covers, as replace mode sets it, except along a
+    horizontal edge lying exactly on a row of pixel centres (GDAL's add mode burns those edges
+    differently to avoid double counts). Such polygons, lines (all_touched has its own add-mode
+    rules), other types and features rasterio would not take whole burn alone.
+    """
+    if feature.parts is None or len(feature.parts) > _BITS:
+        return True
+    flat = _TOLERANCE_PX * grid.yres
+    if feature.edge_dy[0] >= flat:
+        return False
+    rows = (grid.bounds[3] - feature.edge_y[:int(np.searchsorted(feature.edge_dy, flat))]
+            ) / grid.yres - 0.5
+    return bool((np.abs(rows - np.round(rows)) < _TOLERANCE_PX).any())
+
+
+def _pack(owners: list[_Owner]) -> Iterator[list[_Owner]]:
+    """The owners in groups of at most :data:`_BITS` polygon parts, each with the bits of its
+    parts (numbered in order through the group)."""
+    group: list[_Owner] = []
+    used = 0
+    for owner in owners:
+        count = len(owner.feature.parts or ())
+        if used + count > _BITS:
+            yield group
+            group, used = [], 0
+        group.append(owner._replace(bits=((1 << count) - 1) << used))
+        used += count
+    if group:
+        yield group
+
+
+def _regions(buffer: np.ndarray, owners: list[_Owner], grid: _Grid,
+             min_px: int) -> Iterator[dict[str, Any]]:
+    """The regions of one rasterize() call's owners (those showing at least ``min_px``)."""
+    windows = [grid.window(owner.feature.bounds) for owner in owners]
+    # The windows are only a shortcut: if any burnt bit lies outside its owner's window, read
+    # the whole chip instead.
+    rest = buffer.copy()
+    for owner, (r0, r1, c0, c1) in zip(owners, windows, strict=True):
+        rest[r0:r1, c0:c1] &= ~np.array(owner.bits, dtype=buffer.dtype)
+    if rest.any():
+        windows = [(0, grid.shape[0], 0, grid.shape[1])] * len(owners)
+    for owner, (r0, r1, c0, c1) in zip(owners, windows, strict=True):
+        mask = (buffer[r0:r1, c0:c1] & owner.bits) != 0
+        area = int(np.count_nonzero(mask))
+        if area < min_px:
+            continue
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        yield {
+            "osm_id": owner.osm_id, "phrase": owner.described.text,
+            "noun": owner.described.noun, "tags": dict(owner.tags),
+            "box": [x0 + c0, y0 + r0, x1 + c0, y1 + r0], "area_px": area,
+            "truncated": _truncated(owner.feature, grid.bounds),
+            "mask": encode_mask(mask[y0:y1, x0:x1]),
+        }
+
+
+def _truncated(feature: _Shape, bounds: Sequence[float]) -> bool:
+    """Whether the chip edge cuts the feature (``not box(*bounds).contains(geometry)``),
+    from the bounds unless they touch the chip's edge."""
+    minx, miny, maxx, maxy = feature.bounds
+    if minx > bounds[0] and miny > bounds[1] and maxx < bounds[2] and maxy < bounds[3]:
+        return False
+    if minx < bounds[0] or miny < bounds[1] or maxx > bounds[2] or maxy > bounds[3]:
+        return True
+    import shapely
+
+    return not shapely.box(*bounds).contains(feature.geometry)
 
 
 def regions_json(extra: Mapping[str, Any]) -> str | None:

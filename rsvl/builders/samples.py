@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from rsvl.builders.chips import (
 from rsvl.builders.focus import sample_key
 from rsvl.builders.guards import read_chip
 from rsvl.builders.partitions import write_result
-from rsvl.builders.regions import chip_regions
+from rsvl.builders.regions import RegionShapes, chip_regions
 from rsvl.builders.splits import grid_boxes
 from rsvl.captions import make_captions
 from rsvl.captions.long import long_description
@@ -99,7 +100,7 @@ class _Context:
         self.tags = [tags for _, tags, _ in context]
         self.geometries = shapely.from_wkb([wkb for _, _, wkb in context])
         self.tree = shapely.STRtree(self.geometries)
-        self.shapes = dict(zip(self.osm_ids, self.geometries, strict=True))
+        self.shapes = RegionShapes(dict(zip(self.osm_ids, self.geometries, strict=True)))
 
     def around(self, chips: list[tuple[float, float, float, float]],
                focus_ids: list[str]) -> list[list[tuple[str, dict[str, str], bool]]]:
@@ -245,7 +246,7 @@ def _encode_write(rgb: np.ndarray, image_format: str, path: Path, encode: Any) -
 def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
                 osm_id: str, tags: dict[str, str], bounds: tuple[float, float, float, float],
                 split: str, around: list[tuple[str, dict[str, str], bool]],
-                writer: _Encoded | None = None, shapes: dict[str, Any] | None = None,
+                writer: _Encoded | None = None, shapes: Mapping[str, Any] | None = None,
                 ) -> dict[str, Any] | Future[dict[str, Any]]:
     """Read, check, caption and write one framed chip; returns its record as a dict.
 
@@ -264,6 +265,8 @@ def make_sample(settings: SampleSettings, imagery: Imagery, root: Path,
         shapes: ``osm_id -> geometry`` of the chip's objects: the record gets their
             region-text pairs (:mod:`rsvl.builders.regions`) in ``extra["regions"]`` and a
             long description (:mod:`rsvl.captions.long`) in ``extra["long_captions"]``.
+            A :class:`~rsvl.builders.regions.RegionShapes` converts each feature for
+            rasterisation once for all the partition's chips.
 
     Raises:
         ChipRejected: The chip's pixels are unusable (the reason says why).

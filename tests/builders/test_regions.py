@@ -1,5 +1,6 @@
 """Region-text pairs: masks agree with an independent rasterio rasterisation of the OSM
-footprints (Kampala's real tiles, the built-in region), slivers, truncation, shards, Parquet."""
+footprints (Kampala's real tiles, the built-in region) and, exactly, with one rasterize() call
+per object; slivers, truncation, shards, Parquet."""
 
 from __future__ import annotations
 
@@ -14,16 +15,17 @@ import pyarrow.parquet as pq
 import pytest
 import shapely
 from PIL import Image
-from rasterio.features import rasterize
+from rasterio.features import MergeAlg, rasterize
 from rasterio.transform import from_bounds
 
 from rsvl.builders.captions import CaptionBuildConfig, build_captions
 from rsvl.builders.chips import ChipRule
-from rsvl.builders.regions import MIN_REGION_PX, chip_regions
+from rsvl.builders.regions import MIN_REGION_PX, RegionShapes, chip_regions
 from rsvl.builders.settings import SplitRule
 from rsvl.data.masks import decode_mask, encode_mask, region_mask
 from rsvl.data.records import Record
 from rsvl.osm import read_features
+from rsvl.osm.tags import describe_parts
 
 
 def test_mask_png_round_trips_and_refuses_a_wrong_size() -> None:
@@ -48,6 +50,87 @@ def test_edge_objects_are_clipped_and_flagged_and_slivers_dropped() -> None:
     assert by_id["way/1"]["noun"] == "house" and by_id["way/1"]["tags"] == tags
     assert [r["osm_id"] for r in regions] == ["way/1", "way/2"]  # largest first
     assert all(r["area_px"] >= MIN_REGION_PX for r in regions)
+
+
+def _one_call_per_object(bounds: tuple[float, ...], shape: tuple[int, int],
+                         objects: list[tuple[str, dict[str, str]]],
+                         geometries: dict[str, Any]) -> list[dict[str, Any]]:
+    """The regions as rasterize() gives them with one call per object over the whole chip
+    (lines burn what they touch), the first builder's way."""
+    transform = from_bounds(*bounds, shape[1], shape[0])
+    regions = []
+    for osm_id, tags in objects:
+        geometry, parts = geometries.get(osm_id), describe_parts(tags)
+        if geometry is None or geometry.is_empty or parts is None:
+            continue
+        lines = geometry.geom_type in ("LineString", "MultiLineString")
+        mask = rasterize([(geometry, 1)], out_shape=shape, transform=transform,
+                         all_touched=lines, dtype="uint8").astype(bool)
+        if mask.sum() < MIN_REGION_PX:
+            continue
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        regions.append({
+            "osm_id": osm_id, "phrase": parts.text, "noun": parts.noun, "tags": dict(tags),
+            "box": [x0, y0, x1, y1], "area_px": int(mask.sum()),
+            "truncated": not shapely.box(*bounds).contains(geometry),
+            "mask": encode_mask(mask[y0:y1, x0:x1])})
+    return sorted(regions, key=lambda r: (-r["area_px"], r["osm_id"]))
+
+
+def test_shared_gdal_calls_burn_what_one_call_per_object_burns() -> None:
+    bounds, shape = (0.0, 0.0, 20.0, 20.0), (20, 20)  # 1 unit per pixel, y up
+    # Horizontal edges on rows of pixel centres (y = 15.5, 0.5, 2.5, 4.5): GDAL's add mode
+    # burns this one differently from replace mode, so it needs a call of its own.
+    centred = shapely.Polygon([(11, 15.5), (4.25, 15.5), (2, 0.5), (15.25, 0.5), (5.75, 2.5),
+                               (8.5, 2.5), (2.75, 4.5), (16.5, 4.5)])
+    alone = rasterize([(centred, 1)], out_shape=shape, transform=from_bounds(*bounds, 20, 20),
+                      dtype="uint8")
+    added = rasterize([(centred, 1)], out_shape=shape, transform=from_bounds(*bounds, 20, 20),
+                      dtype="uint32", merge_alg=MergeAlg.add)
+    assert (alone != added).any()
+    rng = np.random.default_rng(0)
+    geometries: dict[str, Any] = {
+        "way/centred": centred,
+        # overlapping parts: each part burns its own bit, so the overlap is not counted twice
+        "relation/overlap": shapely.MultiPolygon([shapely.box(1, 1, 9, 9),
+                                                  shapely.box(5, 5, 13, 12)]),
+        "way/holed": shapely.box(10.3, 2.2, 19.6, 11.7).difference(
+            shapely.box(12.1, 4.4, 17.2, 9.3)),
+        "way/line": shapely.LineString([(0.4, 19.2), (19.7, 13.1)]),
+        "way/edge": shapely.box(-3.3, 12.2, 4.4, 25.1),  # cut by the chip's edge
+    }
+    for index in range(40):  # more polygons than one call's 32 bits
+        x, y = rng.uniform(0, 16, 2)
+        geometries[f"way/{index}"] = shapely.box(x, y, x + rng.uniform(2, 6),
+                                                 y + rng.uniform(2, 6)).buffer(0.7)
+    objects = [(osm_id, {"building": "house"}) for osm_id in geometries]
+    objects[3] = ("way/line", {"highway": "residential"})
+    expected = _one_call_per_object(bounds, shape, objects, geometries)
+    assert len(expected) > 32
+    assert chip_regions(bounds, shape, objects, geometries) == expected
+    assert chip_regions(bounds, shape, objects, RegionShapes(geometries)) == expected
+
+
+def _assert_exact(root: Path, records: list[Record], features: gpd.GeoDataFrame) -> None:
+    """Every chip's regions, recomputed from ``features`` by chip_regions and by one
+    rasterize() call per object, are equal (boxes, areas, mask bytes)."""
+    local: dict[str, gpd.GeoDataFrame] = {}
+    compared = 0
+    for record in records:
+        assert record.footprint is not None and record.crs is not None
+        if record.crs not in local:
+            local[record.crs] = features.to_crs(record.crs)
+        hits = local[record.crs][local[record.crs].intersects(shapely.box(*record.footprint))]
+        with Image.open(root / record.image) as image:
+            shape = (image.size[1], image.size[0])
+        objects = list(zip(hits["osm_id"], hits["tags"], strict=True))
+        geometries = dict(zip(hits["osm_id"], hits.geometry, strict=True))
+        expected = _one_call_per_object(tuple(record.footprint), shape, objects, geometries)
+        assert chip_regions(record.footprint, shape, objects,
+                            RegionShapes(geometries)) == expected
+        compared += len(expected)
+    assert compared >= len(records)
 
 
 def _agreement(root: Path, records: list[Record], footprints: gpd.GeoDataFrame) -> float:
@@ -86,6 +169,9 @@ def test_kampala_region_masks_match_the_osm_footprints(shared_data: Path,
     assert all(r.extra["regions"][0]["noun"] == "building" for r in result.records)
     footprints = gpd.read_file(kampala / "osm_buildings.geojson")
     assert _agreement(tmp_path, result.records, footprints) >= 0.95  # measured 0.9999
+    footprints = read_features(kampala / "osm_buildings.geojson",
+                               default_tags={"building": "yes"})
+    _assert_exact(tmp_path, result.records, footprints)
 
 
 def test_region_masks_of_the_builtin_region_match_and_travel_in_shards_and_parquet(
@@ -100,6 +186,7 @@ def test_region_masks_of_the_builtin_region_match_and_travel_in_shards_and_parqu
     features = read_features(vqa_region.osm_path)
     buildings = features[[tags.get("building") is not None for tags in features["tags"]]]
     assert _agreement(tmp_path, records, buildings) >= 0.95  # measured 0.9967
+    _assert_exact(tmp_path, records, features)
     assert any(r["truncated"] for rec in records for r in rec.extra["regions"])
     by_key = {r.key: r for r in records}
     shard = next((tmp_path / "shards").rglob("*.tar"))
