@@ -215,7 +215,8 @@ def write_clustered_geoparquet(path: Path, count: int, dim: int, rng: np.random.
     centres = rng.standard_normal((max(1, count // POINTS_PER_CENTRE), dim), dtype=np.float32)
     info = {**MODEL_INFO, "embed_dim": dim}
     schema = pa.schema([("id", pa.int64()), ("embedding", pa.list_(pa.float16(), dim)),
-                        ("model_spec", pa.string()), ("model_sha256", pa.string())],
+                        ("model_spec", pa.dictionary(pa.int32(), pa.string())),
+                        ("model_sha256", pa.dictionary(pa.int32(), pa.string()))],
                        metadata={b"rsvl": json.dumps({"format": "rsvl-embeddings", "version": 1,
                                                       "model": info, "dtype": "float16",
                                                       "dim": dim, "count": count}).encode()})
@@ -229,8 +230,10 @@ def write_clustered_geoparquet(path: Path, count: int, dim: int, rng: np.random.
                 pa.array(points.astype(np.float16).reshape(-1)), dim)
             writer.write_table(pa.table({
                 "id": pa.array(np.arange(start, start + size)), "embedding": vectors,
-                "model_spec": pa.array([info["spec"]] * size),
-                "model_sha256": pa.array([info["sha256"]] * size)}, schema=schema),
+                "model_spec": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(size, dtype=np.int32)), [info["spec"]]),
+                "model_sha256": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(size, dtype=np.int32)), [info["sha256"]])}, schema=schema),
                 row_group_size=65_536)
     return centres
 
