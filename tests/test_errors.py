@@ -9,6 +9,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,3 +103,118 @@ def test_permission_denied_as_unprivileged_user(shared_data: Path, tmp_path: Pat
     assert "Permission denied" in line and str(locked) in line
     locked.chmod(0o755)
     assert _run(_build_command(shared_data, locked / "out")).returncode == 0
+
+
+def _namespaced(script: str) -> subprocess.CompletedProcess[str]:
+    """Run a shell script as root of a new user and mount namespace (its own tmpfs mounts)."""
+    return subprocess.run(["unshare", "--map-root-user", "--mount", "sh", "-c", script],
+                          capture_output=True, text=True, check=False, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def _can_mount() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = _namespaced("mount -t tmpfs tmpfs /mnt")
+    return probe.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(
+    not _can_mount(), reason="needs `unshare --map-root-user --mount` (user namespaces) to "
+    "mount a small or read-only tmpfs")
+
+
+def _fail_then_resume(shared_data: Path, tmp_path: Path, break_it: str,
+                      repair_it: str) -> tuple[str, str, Path]:
+    """In a namespace: build on a broken tmpfs, repair it, build again; copy the result out."""
+    mount, resumed = tmp_path / "mount", tmp_path / "resumed"
+    mount.mkdir()
+    build = " ".join(_build_command(shared_data, mount / "out"))
+    script = (f"mount -t tmpfs {break_it} tmpfs {mount} || exit 90\n"
+              f"{build} >/dev/null 2>{tmp_path / 'failed.err'}; echo $? >{tmp_path / 'failed.rc'}\n"
+              f"find {mount / 'out'} -name '*.tmp' -o -name manifest.json >{tmp_path / 'left'}\n"
+              f"mount -o remount,{repair_it} {mount} || exit 91\n"
+              f"{build} >/dev/null 2>{tmp_path / 'resumed.err'} || exit 92\n"
+              f"cp -a {mount / 'out'} {resumed}\n")
+    done = _namespaced(script)
+    assert done.returncode == 0, (done.returncode, (tmp_path / "resumed.err").read_text()
+                                  if (tmp_path / "resumed.err").exists() else done.stderr)
+    assert (tmp_path / "failed.rc").read_text().strip() == str(EXIT_SYSTEM_ERROR)
+    assert (tmp_path / "left").read_text() == ""  # no temporaries, nothing looks complete
+    return _one_line((tmp_path / "failed.err").read_text()), str(mount / "out"), resumed
+
+
+def _fresh(shared_data: Path, tmp_path: Path) -> Path:
+    fresh = tmp_path / "fresh"
+    done = _run(_build_command(shared_data, fresh))
+    assert done.returncode == 0, done.stderr
+    return fresh
+
+
+@needs_mount
+def test_disk_full_then_resume_is_identical(shared_data: Path, tmp_path: Path) -> None:
+    # 400 KiB: the OSM features and the first chips fit, the build's 1.7 MB do not
+    line, out, resumed = _fail_then_resume(shared_data, tmp_path, "-o size=400k", "size=64m")
+    assert line.startswith("rsvl build: system error: No space left on device: " + out)
+    assert "the disk is full" in line
+    assert _tree(resumed) == _tree(_fresh(shared_data, tmp_path))
+
+
+@needs_mount
+def test_read_only_file_system_then_rerun(shared_data: Path, tmp_path: Path) -> None:
+    line, out, resumed = _fail_then_resume(shared_data, tmp_path, "-o ro", "rw")
+    assert line.startswith("rsvl build: system error: Read-only file system: " + out)
+    assert "write the output somewhere else" in line
+    assert _tree(resumed) == _tree(_fresh(shared_data, tmp_path))
+
+
+def test_too_many_open_files_then_resume(shared_data: Path, tmp_path: Path) -> None:
+    # The limit is set once rsvl.cli is imported: exactly the descriptors open then, so the
+    # command fails at the first file it opens beyond them (a module it imports, or an output).
+    command = _build_command(shared_data, tmp_path / "out")
+    starter = ("import os, resource, sys\nfrom rsvl.cli import main\n"
+               "held = len(os.listdir('/proc/self/fd'))\n"
+               "resource.setrlimit(resource.RLIMIT_NOFILE, "
+               "(held, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+               "sys.exit(main(sys.argv[1:]))\n")
+    failed = _run([sys.executable, "-c", starter, *command[3:]])
+    assert failed.returncode == EXIT_SYSTEM_ERROR, failed.stderr
+    line = _one_line(failed.stderr)
+    assert line.startswith("rsvl build: system error: Too many open files: ")
+    assert "ulimit -n" in line
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    resumed = _run(command)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _tree(tmp_path / "out") == _tree(_fresh(shared_data, tmp_path))
+
+
+def test_input_vanishing_during_an_import_then_rerun(tmp_path: Path) -> None:
+    from PIL import Image
+
+    source = tmp_path / "classes"
+    for index in range(3000):  # enough that the import is still storing images when they go
+        folder = source / ("red" if index % 2 else "blue")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (index % 256, index // 256, 7)).save(folder / f"{index}.png")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rsvl", "build", "import", str(source), "--format", "folder",
+               "--out", str(out), "--name", "colours", "--licence", "CC0-1.0"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env=env)
+    moved = tmp_path / "moved"
+    while job.poll() is None and not any((out / "images").glob("*.png")):
+        time.sleep(0.002)
+    source.rename(moved)  # the input vanishes as the first image is stored
+    _, stderr = job.communicate(timeout=600)
+    assert job.returncode == EXIT_SYSTEM_ERROR, stderr
+    line = _one_line(stderr)
+    assert "No such file or directory" in line and str(source) in line and "vanished" in line
+    assert not (out / "manifest.json").exists()
+    moved.rename(source)
+    assert _run(command).returncode == 0
+    fresh = _run([*command[:command.index("--out") + 1], str(tmp_path / "fresh"),
+                  *command[command.index("--out") + 2:]])
+    assert fresh.returncode == 0, fresh.stderr
+    assert _tree(out).keys() == _tree(tmp_path / "fresh").keys()
+    assert _tree(out) == _tree(tmp_path / "fresh")

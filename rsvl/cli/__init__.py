@@ -67,21 +67,25 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rsvl`` console script and ``python -m rsvl``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(args_list).parse_args(args_list)
+    command = args_list[0] if args_list else ""
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (a scheduler's stop, `kill`) stops like Ctrl-C: temporaries cleaned, one line.
         signal.signal(signal.SIGTERM, _interrupt)
     try:
+        # Parsing imports the subcommand's module: an OS error there (too many open files)
+        # gets the same one line as one in the job.
+        args = build_parser(args_list).parse_args(args_list)
+        command = args.command
         return int(args._run(args))
     except RsvlError as error:
-        print(f"rsvl {args.command}: error: {error}", file=sys.stderr)
+        print(f"rsvl {command}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as error:
-        print(f"rsvl {args.command}: system error: {describe_os_error(error)}", file=sys.stderr)
+        print(f"rsvl {command}: system error: {describe_os_error(error)}", file=sys.stderr)
         return EXIT_SYSTEM_ERROR
     except KeyboardInterrupt:
         message = "interrupted; run the same command again to resume"
-        print(f"rsvl {args.command}: {message}", file=sys.stderr)
+        print(f"rsvl {command}: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if argv is None and threading.current_thread() is threading.main_thread():
