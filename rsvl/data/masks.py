@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,26 @@ from rsvl.errors import InputError
 
 IGNORE_PNG = 255  # label-mask PNG value of unlabelled pixels
 MAX_LABELS = IGNORE_PNG  # class values 0..254
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def encode_mask(mask: np.ndarray) -> str:
-    """Base64 of a 1-bit PNG holding ``mask`` (``H x W``, truthy = inside)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(mask, dtype=bool)).save(buffer, format="PNG", optimize=True)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    """Base64 of a 1-bit greyscale PNG holding ``mask`` (``H x W``, truthy = inside).
+
+    Written directly (packed rows, filter type 0, deflate level 9): a caption build encodes
+    tens of masks per chip, and PIL's encoder costs ~3x as much per mask for the same pixels.
+    """
+    bits = np.packbits(np.asarray(mask, dtype=bool), axis=1)
+    height, width = np.shape(mask)
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), bits], axis=1)  # filter byte 0
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
+    png = (PNG_SIGNATURE + _png_chunk(b"IHDR", header)
+           + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 9)) + _png_chunk(b"IEND", b""))
+    return base64.b64encode(png).decode("ascii")
 
 
 def decode_mask(text: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
