@@ -275,6 +275,15 @@ def bench_past_ram(count: int, dim: int, queries_count: int,
         row["recall_at_10"] = recall_at_k(truth, backend.search(queries, K)[1])
         row["backend_ms"] = median_ms(lambda q: backend.search(q[None], K), queries)
         row["image_index_search_ms"] = median_ms(lambda q: index.search(q, k=K), queries)
+        default_nprobe, row["nprobe_sweep"] = ivf.nprobe, []
+        for factor in (2, 4, 8):  # what recall costs past the default probe fraction
+            ivf.nprobe = default_nprobe * factor
+            row["nprobe_sweep"].append({
+                "nprobe": int(ivf.nprobe), "ms": median_ms(lambda q: backend.search(q[None], K),
+                                                           queries),
+                "recall_at_10": recall_at_k(truth, backend.search(queries, K)[1])})
+        ivf.nprobe = default_nprobe
+        # ru_maxrss counts the memory-mapped lists' pages too (file-backed, not allocated)
         row["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return row
 
@@ -384,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{past_ram['recall_at_10']:.3f} | exact-streaming "
               f"{past_ram['streaming_exact_ms_per_query_batched']:.0f} ms/query batched | peak "
               f"RSS {past_ram['peak_rss_gb']:.1f} GB", flush=True)
+        for point in past_ram["nprobe_sweep"]:
+            print(f"    nprobe {point['nprobe']:>4}: {point['ms']:6.2f} ms, "
+                  f"recall@10 {point['recall_at_10']:.3f}")
     payload = {"benchmark": "search_latency", "dim": DIM, "past_ram": past_ram, "k": K,
                "queries": args.queries,
                "data": f"Gaussian mixture, one centre per {POINTS_PER_CENTRE} points, "
