@@ -152,19 +152,16 @@ def _fresh(shared_data: Path, tmp_path: Path) -> Path:
 
 
 @needs_mount
-def test_disk_full_then_resume_is_identical(shared_data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("broken", "repaired", "reason", "fix"), [
     # 400 KiB: the OSM features and the first chips fit, the build's 1.7 MB do not
-    line, out, resumed = _fail_then_resume(shared_data, tmp_path, "-o size=400k", "size=64m")
-    assert line.startswith("rsvl build: system error: No space left on device: " + out)
-    assert "the disk is full" in line
-    assert _tree(resumed) == _tree(_fresh(shared_data, tmp_path))
-
-
-@needs_mount
-def test_read_only_file_system_then_rerun(shared_data: Path, tmp_path: Path) -> None:
-    line, out, resumed = _fail_then_resume(shared_data, tmp_path, "-o ro", "rw")
-    assert line.startswith("rsvl build: system error: Read-only file system: " + out)
-    assert "write the output somewhere else" in line
+    ("-o size=400k", "size=64m", "No space left on device", "the disk is full"),
+    ("-o ro", "rw", "Read-only file system", "write the output somewhere else"),
+], ids=["disk-full", "read-only"])
+def test_mounted_file_system_fault_then_resume_is_identical(
+        shared_data: Path, tmp_path: Path, broken: str, repaired: str, reason: str,
+        fix: str) -> None:
+    line, out, resumed = _fail_then_resume(shared_data, tmp_path, broken, repaired)
+    assert line.startswith(f"rsvl build: system error: {reason}: {out}") and fix in line
     assert _tree(resumed) == _tree(_fresh(shared_data, tmp_path))
 
 
