@@ -22,6 +22,7 @@ from rsvl.evaluation.segmentation import (
     confusion_matrix,
     load_segmentation,
     patch_features,
+    segmentation_baselines,
     segmentation_metrics,
 )
 
@@ -48,6 +49,20 @@ def test_a_class_only_predicted_counts_in_the_mean_with_iou_zero() -> None:
                                                     2), ["a", "b"])
     assert metrics["per_class_iou"] == {"a": 0.75, "b": 0.0}
     assert metrics["miou"] == pytest.approx(0.375)
+
+
+def test_baselines_of_the_hand_worked_truth() -> None:
+    # Truth pixels: class 0: 4, class 1: 4, class 2: 6 of 14; class 3 absent (4 predictable).
+    # Majority (class 2 everywhere): IoU 6/14 for class 2, 0 for the other two true classes.
+    # Uniform random over 4 classes: IoU_c = p_c / (1 + 3 p_c) -> 4/26, 4/26, 6/32, 0; mean / 4.
+    baselines = segmentation_baselines(confusion_matrix(TRUTH, PREDICTED, 4))
+    assert baselines == pytest.approx({
+        "majority_miou": (6 / 14) / 3, "majority_pixel_accuracy": 6 / 14,
+        "chance_miou": (8 / 26 + 6 / 32) / 4, "chance_pixel_accuracy": 1 / 4})
+    # The majority prediction scored by the metric itself gives the same figures.
+    majority = segmentation_metrics(confusion_matrix(TRUTH, np.full((4, 4), 2), 4), list("abcd"))
+    assert majority["miou"] == pytest.approx(baselines["majority_miou"])
+    assert majority["pixel_accuracy"] == pytest.approx(baselines["majority_pixel_accuracy"])
 
 
 def test_region_mask_set_is_the_class_raster_renumbered(vqa_region: Any,
