@@ -116,3 +116,23 @@ def test_cli_cuts_a_region_folder_and_writes_one_result(vqa_region: Any, tmp_pat
     assert code == 0
     result = json.loads(Path(capsys.readouterr().out.strip()).read_text())
     assert result["num_images"] == 16 and result["split"] == "all"
+
+
+def test_cli_split_flags_cut_the_builders_mask_set(vqa_region: Any, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # `rsvl demo` cuts its mask set with the builder and the caption build's split rule; the
+    # command its report prints must cut the same chips (the same result identity).
+    built = write_region_mask_set(vqa_region.out_dir, tmp_path / "masks", "test", chip_m=50.0,
+                                  rule=SplitRule(cell_m=250.0, fractions=(0.6, 0.1, 0.3)))
+    code = main(["eval", "segmentation", "--model", "rsvl-micro", "--device", "cpu",
+                 "--dataset", str(vqa_region.out_dir), "--split", "test", "--chip-m", "50",
+                 "--cell-m", "250", "--split-fractions", "0.6", "0.1", "0.3",
+                 "--out", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    capsys.readouterr()
+    (cut,) = (tmp_path / "cache" / "segmentation").iterdir()
+    assert json.loads((cut / "segmentation.json").read_text()) == built
+    assert main(["eval", "segmentation", "--model", "rsvl-micro", "--dataset",
+                 str(vqa_region.out_dir), "--split-fractions", "0.6", "0.1",
+                 "--out", str(tmp_path / "res")]) == 2
+    assert "fraction" in capsys.readouterr().err
