@@ -71,13 +71,13 @@ def search_grid(export: Path, images: Path, query: str, path: Path) -> Path:
     return path
 
 
-def similarity_heat_map(export: Path, masks: Path, query: str, classname: str,
-                        path: Path) -> Path:
-    """The trained model's similarity to ``query`` over one held-out chip of the mask set.
+def similarity_heat_map(export: Path, masks: Path, query: str, classname: str, path: Path,
+                        chips: int = 4) -> Path:
+    """The trained model's similarity to ``query`` over held-out chips of the mask set.
 
-    The chip is the one where ``classname`` covers the share of labelled pixels nearest one
-    half (so the map has the class and its surroundings to tell apart); the third panel shows
-    that class's true pixels.
+    The chips are the ``chips`` where ``classname`` covers the share of labelled pixels nearest
+    one half (chosen from the masks, not from the model: the class and its surroundings to tell
+    apart); the class's true pixels are outlined.
 
     Raises:
         InputError: ``classname`` is not a class of the mask set.
@@ -96,14 +96,14 @@ def similarity_heat_map(export: Path, masks: Path, query: str, classname: str,
     value = dataset.classnames.index(classname)
     shares = [float((mask == value).sum()) / max(1, int((mask >= 0).sum()))
               for mask in dataset.masks]
-    chosen = int(np.argmin([abs(share - 0.5) for share in shares]))
+    chosen = np.argsort([abs(share - 0.5) for share in shares], kind="stable")[:chips]
     loaded = load_clip(str(export), device="cpu")
     # The query as it is written: one "template" that is the query itself.
     query_vector = zero_shot_classifier(loaded, [query], ["{c}"])
-    similarity = similarity_maps(loaded, [dataset.images[chosen]], query_vector)[0][0]
-    return plot_similarity_map(
-        dataset.images[chosen], similarity.numpy(), dataset.masks[chosen] == value, path,
-        f"query: {query}  (chip {dataset.keys[chosen]}, {shares[chosen]:.0%} {classname})")
+    images = [dataset.images[i] for i in chosen]
+    similarity = [m[0].numpy() for m in similarity_maps(loaded, images, query_vector)]
+    return plot_similarity_map(images, similarity, [dataset.masks[i] == value for i in chosen],
+                               path, f"query: {query!r}, trained model, {classname} chips")
 
 
 def majority_text(entry: dict[str, Any]) -> str:

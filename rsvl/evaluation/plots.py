@@ -41,14 +41,15 @@ def plot_confusion_matrix(
     return Path(path)
 
 
-def plot_similarity_map(image: np.ndarray, similarity: np.ndarray, truth: np.ndarray | None,
-                        path: str | Path, title: str = "") -> Path:
-    """Write a chip, its text-similarity heat map and (optionally) the query's true pixels.
+def plot_similarity_map(images: Sequence[np.ndarray], similarities: Sequence[np.ndarray],
+                        truths: Sequence[np.ndarray], path: str | Path, title: str = "") -> Path:
+    """Write chips above their text-similarity heat maps, the query's true pixels outlined.
 
     Args:
-        image: ``H x W x 3`` uint8 chip.
-        similarity: ``H x W`` cosine similarity of each pixel (upsampled patch) to the query.
-        truth: ``H x W`` boolean mask of the pixels the query names, or None.
+        images: ``H x W x 3`` uint8 chips.
+        similarities: Per chip, the ``H x W`` cosine similarity of each pixel (upsampled patch)
+            to the query; one colour scale for all.
+        truths: Per chip, the ``H x W`` boolean mask of the pixels the query names.
         path: PNG to write.
         title: Figure title (the query).
 
@@ -59,23 +60,27 @@ def plot_similarity_map(image: np.ndarray, similarity: np.ndarray, truth: np.nda
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    panels = 3 if truth is not None else 2
-    figure, axes = plt.subplots(1, panels, figsize=(3.2 * panels, 3.4))
-    axes[0].imshow(image)
-    axes[0].set_title("held-out chip", fontsize=9)
-    axes[1].imshow(image)
-    heat = axes[1].imshow(similarity, cmap="inferno", alpha=0.6)
-    axes[1].set_title("cosine similarity to the query", fontsize=9)
-    figure.colorbar(heat, ax=axes[1], fraction=0.046)
-    if truth is not None:
-        axes[2].imshow(truth, cmap="gray", vmin=0, vmax=1)
-        axes[2].set_title("true pixels (class raster)", fontsize=9)
-    for axis in axes:
-        axis.set_xticks([])
-        axis.set_yticks([])
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    count = len(images)
+    low = min(float(np.min(s)) for s in similarities)
+    high = max(float(np.max(s)) for s in similarities)
+    figure, axes = plt.subplots(2, count, figsize=(2.4 * count + 1, 5.2), squeeze=False)
+    for column, (image, similarity, truth) in enumerate(zip(images, similarities, truths,
+                                                            strict=True)):
+        axes[0, column].imshow(image)
+        heat = axes[1, column].imshow(similarity, cmap="inferno", vmin=low, vmax=high)
+        for row in (0, 1):
+            if truth.any() and not truth.all():
+                axes[row, column].contour(truth.astype(float), levels=[0.5], colors="cyan",
+                                          linewidths=1)
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+        axes[0, column].set_title(f"{truth.mean():.0%} of the chip", fontsize=8)
+    axes[0, 0].set_ylabel("held-out chip", fontsize=8)
+    axes[1, 0].set_ylabel("cosine similarity", fontsize=8)
+    figure.colorbar(heat, ax=list(axes[1]), fraction=0.03)
+    figure.suptitle(f"{title}\n(cyan: the class's true pixels in classes.tif)", fontsize=9)
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, format="png", dpi=100)
     plt.close(figure)

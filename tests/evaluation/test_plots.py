@@ -15,12 +15,13 @@ def test_png_is_written(tmp_path: Path) -> None:
         assert image.format == "PNG" and image.width >= 300
 
 
-def test_similarity_map_png_has_a_panel_per_view(tmp_path: Path) -> None:
+def test_similarity_map_png_has_a_column_per_chip(tmp_path: Path) -> None:
     import numpy as np
 
     image = np.zeros((16, 16, 3), dtype=np.uint8)
     similarity = np.linspace(-1, 1, 256).reshape(16, 16)
-    path = plot_similarity_map(image, similarity, similarity > 0, tmp_path / "s.png", "house")
-    alone = plot_similarity_map(image, similarity, None, tmp_path / "t.png")
-    with Image.open(path) as three, Image.open(alone) as two:
-        assert three.format == "PNG" and three.width > two.width
+    path = plot_similarity_map([image] * 3, [similarity] * 3, [similarity > 0] * 3,
+                               tmp_path / "s.png", "farmland")
+    alone = plot_similarity_map([image], [similarity], [similarity > 2], tmp_path / "t.png")
+    with Image.open(path) as three, Image.open(alone) as one:
+        assert three.format == "PNG" and three.width > one.width
