@@ -109,6 +109,10 @@ def test_equivalent_commands_name_the_demo_folders(tmp_path: Path) -> None:
                                                               processes=2))]
     assert commands[0] == f"rsvl region --out {tmp_path / 'region'} --seed 0 --size-m 900"
     assert any(c.startswith("rsvl train --config") and "--processes 2" in c for c in commands)
+    # Localisation: the region folder cut over the caption build's split cells.
+    (segmentation,) = [c for c in commands if c.startswith("rsvl eval segmentation")]
+    assert f"--dataset {tmp_path / 'region'} --split test" in segmentation
+    assert "--cell-m 400 --split-fractions 0.7 0 0.3 --seed 0" in segmentation
 
 
 def test_bad_processes_is_one_clear_error(tmp_path: Path) -> None:
