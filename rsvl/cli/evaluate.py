@@ -88,6 +88,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "side in metres (default 96)")
             task_parser.add_argument("--cell-m", type=float, help="region folder: split cell "
                                      "side in metres (default: automatic, as caption builds)")
+            task_parser.add_argument("--split-fractions", type=float, nargs="+",
+                                     metavar="F", help="region folder: train/val/test "
+                                     "fractions of the split cells (default: the caption "
+                                     "builds' 0.8 0.1 0.1)")
             task_parser.add_argument("--seed", type=int, default=0, help="split seed")
         if task == "knn":
             task_parser.add_argument("--k", type=int, default=20, help="neighbours")
@@ -146,11 +150,13 @@ def _region_mask_set(args: argparse.Namespace) -> str:
     from rsvl.builders.splits import SplitRule
 
     chip_m = args.chip_m or 96.0
+    rule = SplitRule(cell_m=args.cell_m, fractions=tuple(args.split_fractions or
+                                                         SplitRule().fractions))
     cell = f"cell{args.cell_m:g}" if args.cell_m else "auto"
+    fractions = "_".join(f"{f:g}" for f in rule.fractions)
     out = Path(args.cache_dir) / "segmentation" / (
-        f"{folder.resolve().name}-{chip_m:g}m-{cell}-seed{args.seed}-{args.split}")
-    write_region_mask_set(folder, out, args.split, chip_m=chip_m,
-                          rule=SplitRule(cell_m=args.cell_m), seed=args.seed)
+        f"{folder.resolve().name}-{chip_m:g}m-{cell}-f{fractions}-seed{args.seed}-{args.split}")
+    write_region_mask_set(folder, out, args.split, chip_m=chip_m, rule=rule, seed=args.seed)
     return str(out)
 
 

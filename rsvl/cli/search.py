@@ -146,7 +146,11 @@ def run_query(args: argparse.Namespace) -> int:
         else:
             print("\t".join(f"{row[c]:.4f}" if c == "score" else str(row[c]) for c in shown))
     if args.grid:
-        show_grid(results).savefig(args.grid, dpi=100)
+        from rsvl.data.atomic import atomic_open
+
+        # Its folder is made, as for every file rsvl writes (the demo's figures/ may not exist).
+        with atomic_open(args.grid, "wb") as handle:
+            show_grid(results).savefig(handle, format="png", dpi=100)
     if args.map:
         show_map(results).save(str(args.map))
     return 0

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 # Folders the demo owns inside --out; --fresh removes these and nothing else.
-OWNED = ("region", "data", "land_cover", "vqa", "runs", "results", "figures", "train.json",
-         "report.md", "summary.json")
+OWNED = ("region", "data", "land_cover", "segmentation", "vqa", "runs", "results", "figures",
+         "train.json", "report.md", "summary.json")
 TRAINED, UNTRAINED = "trained", "untrained"
 # HeadRecipe fields whose `rsvl eval vqa` flag is not the field's name.
 _HEAD_FLAG = {"batch_size": "head-batch-size", "lr": "head-lr"}
@@ -66,6 +66,11 @@ class DemoPaths:
     def land_cover(self) -> Path:
         """The held-out land-cover set."""
         return self.out / "land_cover"
+
+    @property
+    def segmentation(self) -> Path:
+        """The held-out localisation mask set."""
+        return self.out / "segmentation"
 
     @property
     def vqa(self) -> Path:
@@ -144,6 +149,7 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
     head = "".join(f" --{_HEAD_FLAG.get(k, k.replace('_', '-'))} {v:g}"
                    for k, v in recipe()["vqa_head"].items())
     land_cover = recipe()["land_cover"]
+    masks = recipe()["segmentation"]
     lines = [
         (f"rsvl region --out {paths.region} --seed {options.seed} --size-m {options.size_m:g}",
          "region.osm, orthophoto.tif, classes.tif, tiles/, region.json"),
@@ -174,6 +180,13 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
         (f"rsvl eval zeroshot --model {paths.export} --dataset "
          f"{paths.data}/classification/roof_shape --preset {preset} {eval_common}",
          "results/roof_shape__all__export-*.json + PNG"),
+        (f"rsvl eval segmentation --model {paths.export} --dataset {paths.region} --split test "
+         f"--chip-m {masks['chip_m']:g} --cell-m {build['split_cell_m']:g} --split-fractions "
+         + " ".join(f"{f:g}" for f in build["split_fractions"])
+         + f" --seed {options.seed} --preset {preset} {eval_common}",
+         "results/region-classes__test__export-*__segmentation.json (mIoU, pixel accuracy, "
+         "their majority and chance baselines; the mask set cut from classes.tif over the test "
+         "cells, as rsvl demo's segmentation/)"),
         (f"rsvl eval retrieval --model {paths.export} --dataset "
          f"{paths.data}/retrieval/dataset.json {eval_common}",
          "results/retrieval__test__export-*__retrieval.json"),

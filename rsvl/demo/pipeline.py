@@ -11,10 +11,11 @@ Output folder::
     region/        the synthetic region (rsvl region)
     data/          caption dataset: chips, records, shards, Parquet, classification/, retrieval/
     land_cover/    held-out land-cover chips labelled from the class raster (class folders)
+    segmentation/  held-out grid chips with their class-raster masks (localisation)
     vqa/           RSVQA-layout question set
     train.json     the training config; runs/tiny/ the run; runs/untrained/ its initial weights
     results/       one JSON per evaluation (+ confusion PNGs); results/vqa_heads/
-    report.md      trained vs untrained, figures in figures/
+    report.md      trained vs untrained, figures in figures/ (confusion, search, heat map, loss)
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ class Datasets:
     Attributes:
         zero_shot: Task name -> class-folder root (land cover first, then OSM attributes).
         retrieval: The Karpathy JSON of the held-out split.
+        segmentation: The held-out localisation mask set (``classes.tif`` over the test cells).
         vqa: The RSVQA-layout folder.
         train_chips: Training chips in the caption shards.
         lines: Human-readable summary lines.
@@ -29,6 +30,7 @@ class Datasets:
 
     zero_shot: dict[str, Path] = field(default_factory=dict)
     retrieval: Path | None = None
+    segmentation: Path | None = None
     vqa: Path | None = None
     train_chips: int = 0
     lines: list[str] = field(default_factory=list)
@@ -42,11 +44,13 @@ def make_region(options: DemoOptions, paths: DemoPaths) -> RegionInfo:
 
 
 def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -> Datasets:
-    """``rsvl build captions|classification|retrieval|vqa`` and the land-cover set."""
+    """``rsvl build captions|classification|retrieval|vqa``, the land-cover set and the
+    localisation mask set."""
     from rsvl.builders.benchmark_sets import write_classification_sets, write_retrieval_set
     from rsvl.builders.captions import CaptionBuildConfig, build_captions
     from rsvl.builders.chips import ChipRule
     from rsvl.builders.land_cover import LandCoverRule, write_land_cover_set
+    from rsvl.builders.segmentation_sets import write_region_mask_set
     from rsvl.builders.splits import SplitRule
     from rsvl.builders.vqa import VqaBuildConfig, build_vqa
 
@@ -71,6 +75,15 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     datasets.lines.append(f"land cover (test): {_classes(land_cover.classes)}")
     if len(land_cover.classes) >= 2:  # zero-shot needs at least two classes to choose from
         datasets.zero_shot["land_cover"] = paths.land_cover
+    # The mask set `rsvl eval segmentation --dataset REGION` cuts, with the caption build's cells.
+    masks = write_region_mask_set(region.out_dir, paths.segmentation, "test",
+                                  chip_m=recipe()["segmentation"]["chip_m"], rule=split,
+                                  seed=options.seed)
+    if masks["chips"]:
+        datasets.segmentation = paths.segmentation
+    datasets.lines.append(f"localisation masks (test): {len(masks['chips'])} chips of "
+                          f"{masks['details']['chip_m']:g} m, {len(masks['classes'])} classes "
+                          "from classes.tif")
     for made in write_classification_sets(captions.root, captions.records,
                                           recipe()["classification_tasks"], min_per_class,
                                           ["test"]):
@@ -163,6 +176,9 @@ def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
                 for task, folder in datasets.zero_shot.items()}
     if datasets.retrieval is not None:
         requests["retrieval"] = EvalRequest("retrieval", str(datasets.retrieval), split="test")
+    if datasets.segmentation is not None:
+        requests["localisation"] = EvalRequest("segmentation", str(datasets.segmentation),
+                                               split="test", preset=preset)
     if datasets.vqa is not None:
         requests["vqa"] = EvalRequest("vqa", str(datasets.vqa), split="test", method="head",
                                       train_split="train",
@@ -188,10 +204,29 @@ def evaluate_models(options: DemoOptions, paths: DemoPaths, datasets: Datasets,
 def _rows(label: str, task: str, result: dict[str, Any]
           ) -> dict[str, tuple[dict[str, Any], float]]:
     """The figure rows of one result: ``row -> (description, value)``; VQA gives two, the
-    head and its question-only baseline (the bar a trained model must beat)."""
+    head and its question-only baseline (the bar a trained model must beat), localisation two,
+    mIoU and pixel accuracy."""
+    metrics = result["metrics"]
+    if task == "segmentation":
+        from rsvl.evaluation.segmentation import segmentation_baselines
+
+        # From the stored pixel counts, so a result written before the baselines still has them.
+        base = segmentation_baselines(metrics["pixel_confusion"])
+        classes = len(metrics["pixel_confusion"])
+        common = {"images": result["num_images"], "pixels": metrics["num_pixels"]}
+        return {
+            f"{label} mIoU": ({"metric": "mIoU (argmax of patch-text similarity per pixel)",
+                               "chance": base["chance_miou"],
+                               "chance_label": f"random of {classes} classes",
+                               "majority": base["majority_miou"], **common}, metrics["miou"]),
+            f"{label} pixel acc.": ({"metric": "pixel accuracy",
+                                     "chance": base["chance_pixel_accuracy"],
+                                     "chance_label": f"1 / {classes} classes",
+                                     "majority": base["majority_pixel_accuracy"], **common},
+                                    metrics["pixel_accuracy"]),
+        }
     if task != "vqa":
         return {label: (_describe(task, result), _headline(task, result))}
-    metrics = result["metrics"]
     describe = {"metric": "overall accuracy (OA)", "chance": metrics["majority_oa"],
                 "chance_label": "majority answer",
                 "majority": metrics["majority_per_type_oa"]}  # each question type's majority

@@ -1,4 +1,5 @@
-"""The demo's ``report.md``: trained vs untrained tables, confusion matrix, search grid, loss."""
+"""The demo's ``report.md``: trained vs untrained tables, confusion matrix, search grid,
+similarity heat map, loss."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rsvl.demo.layout import (
     recipe,
 )
 from rsvl.demo.stages import Datasets
+from rsvl.errors import InputError
 
 
 def plot_loss(log_file: Path, path: Path) -> Path | None:
@@ -69,6 +71,41 @@ def search_grid(export: Path, images: Path, query: str, path: Path) -> Path:
     return path
 
 
+def similarity_heat_map(export: Path, masks: Path, query: str, classname: str, path: Path,
+                        chips: int = 4) -> Path:
+    """The trained model's similarity to ``query`` over held-out chips of the mask set.
+
+    The chips are the ``chips`` where ``classname`` covers the share of labelled pixels nearest
+    one half (chosen from the masks, not from the model: the class and its surroundings to tell
+    apart); the class's true pixels are outlined.
+
+    Raises:
+        InputError: ``classname`` is not a class of the mask set.
+    """
+    import numpy as np
+
+    from rsvl.evaluation.plots import plot_similarity_map
+    from rsvl.evaluation.segmentation import load_mask_set, similarity_maps
+    from rsvl.evaluation.zeroshot import zero_shot_classifier
+    from rsvl.models import load_clip
+
+    dataset = load_mask_set(masks)
+    if classname not in dataset.classnames:
+        raise InputError(f"heat map class {classname!r} is not in {masks} "
+                         f"({', '.join(dataset.classnames)}); fix rsvl/demo/recipe.json")
+    value = dataset.classnames.index(classname)
+    shares = [float((mask == value).sum()) / max(1, int((mask >= 0).sum()))
+              for mask in dataset.masks]
+    chosen = np.argsort([abs(share - 0.5) for share in shares], kind="stable")[:chips]
+    loaded = load_clip(str(export), device="cpu")
+    # The query as it is written: one "template" that is the query itself.
+    query_vector = zero_shot_classifier(loaded, [query], ["{c}"])
+    images = [dataset.images[i] for i in chosen]
+    similarity = [m[0].numpy() for m in similarity_maps(loaded, images, query_vector)]
+    return plot_similarity_map(images, similarity, [dataset.masks[i] == value for i in chosen],
+                               path, f"query: {query!r}, trained model, {classname} chips")
+
+
 def majority_text(entry: dict[str, Any]) -> str:
     """The majority-class (or majority-answer) baseline of a task, ``-`` where none applies."""
     return f"{entry['majority']:.3f}" if entry.get("majority") is not None else "-"
@@ -104,6 +141,13 @@ def write_demo_report(options: DemoOptions, paths: DemoPaths, datasets: Datasets
         grid = search_grid(paths.export, datasets.zero_shot["land_cover"], query,
                            paths.figures / "search.png")
         shown.append(f"![text-to-image search: {query}]({grid.relative_to(paths.out)})")
+    if datasets.segmentation is not None:
+        settings = recipe()["segmentation"]
+        heat = similarity_heat_map(paths.export, datasets.segmentation,
+                                   settings["heat_map_query"], settings["heat_map_class"],
+                                   paths.figures / "similarity.png")
+        shown.append(f"![similarity to \"{settings['heat_map_query']}\", trained model]"
+                     f"({heat.relative_to(paths.out)})")
     loss = plot_loss(paths.run / "log.jsonl", paths.figures / "loss.png")
     if loss is not None:
         shown.append(f"![training loss]({loss.relative_to(paths.out)})")
@@ -123,7 +167,12 @@ def write_demo_report(options: DemoOptions, paths: DemoPaths, datasets: Datasets
         "accuracy); its chance column is the majority answer, its majority column each question "
         "type's majority answer, and the question-only row is the same head and recipe trained "
         "with every image replaced by a constant: what the question text alone gives, the bar "
-        "the trained model's head must beat.", "",
+        "the trained model's head must beat. Localisation: open-vocabulary segmentation of the "
+        "held-out grid chips (`rsvl eval segmentation`): each pixel takes the class whose text "
+        "embedding is most similar to its patch token (upsampled bilinearly), scored against "
+        "`classes.tif` as mIoU over the classes present and pixel accuracy; majority is the "
+        "largest class predicted everywhere (mIoU = its pixel share / the number of true "
+        "classes), chance a uniformly random class per pixel (expected value).", "",
         "## Datasets", "", *[f"- {line}" for line in datasets.lines], "",
         "## Figures", "", *[f"{item}\n" for item in shown],
         "## Time", "", "| stage | seconds |", "|---|---|",

@@ -137,29 +137,63 @@ def patch_features(loaded: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
     return F.normalize(tokens, dim=-1).cpu()
 
 
-def predict_masks(loaded: LoadedModel, images: Sequence[np.ndarray], classifier: torch.Tensor,
-                  batch_size: int = 64) -> list[np.ndarray]:
-    """Per-pixel argmax of the patch-text similarity, upsampled bilinearly to each chip.
+def similarity_maps(loaded: LoadedModel, images: Sequence[np.ndarray], classifier: torch.Tensor,
+                    batch_size: int = 64) -> list[torch.Tensor]:
+    """Patch-text cosine similarity per class, upsampled bilinearly to each chip's pixels.
 
     Args:
         loaded: The model.
         images: ``H x W x 3`` uint8 chips.
-        classifier: ``[dim, classes]`` normalised class embeddings.
+        classifier: ``[dim, classes]`` normalised class (or query) embeddings.
         batch_size: Chips per forward pass.
+
+    Returns:
+        One ``classes x H x W`` float tensor per chip.
     """
     from PIL import Image
 
-    predicted: list[np.ndarray] = []
+    maps: list[torch.Tensor] = []
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size]
         pixels = torch.stack([loaded.preprocess(Image.fromarray(image)) for image in batch])
         scores = patch_features(loaded, pixels) @ classifier.float().cpu()  # [N, h, w, C]
         scores = scores.permute(0, 3, 1, 2)
         for image, score in zip(batch, scores, strict=True):
-            upsampled = F.interpolate(score[None], size=image.shape[:2], mode="bilinear",
-                                      align_corners=False)[0]
-            predicted.append(upsampled.argmax(dim=0).numpy().astype(np.int16))
-    return predicted
+            maps.append(F.interpolate(score[None], size=image.shape[:2], mode="bilinear",
+                                      align_corners=False)[0])
+    return maps
+
+
+def predict_masks(loaded: LoadedModel, images: Sequence[np.ndarray], classifier: torch.Tensor,
+                  batch_size: int = 64) -> list[np.ndarray]:
+    """Per-pixel argmax of the patch-text similarity (:func:`similarity_maps`)."""
+    return [score.argmax(dim=0).numpy().astype(np.int16)
+            for score in similarity_maps(loaded, images, classifier, batch_size)]
+
+
+def segmentation_baselines(confusion: np.ndarray) -> dict[str, float]:
+    """What predictions that ignore the image score, from the true pixel counts (the rows).
+
+    Class ``c`` holds a share ``p_c`` of the labelled pixels; ``T`` classes are in the truth,
+    ``C`` can be predicted. Always predicting the largest class ``k`` gives it ``IoU = p_k`` and
+    the other ``T - 1`` true classes 0, so ``majority_miou = p_k / T`` and
+    ``majority_pixel_accuracy = p_k``. A uniformly random class per pixel gives, in
+    expectation, ``IoU_c = p_c / (1 + (C - 1) p_c)`` (TP ``p_c / C``, FP ``(1 - p_c) / C``, FN
+    ``p_c (C - 1) / C``), 0 for the classes it predicts that the truth lacks, averaged over all
+    ``C``; its pixel accuracy is ``1 / C``.
+    """
+    counts = np.asarray(confusion, dtype=np.float64)
+    truth, total = counts.sum(axis=1), counts.sum()
+    if not total:
+        return {"majority_miou": 0.0, "majority_pixel_accuracy": 0.0, "chance_miou": 0.0,
+                "chance_pixel_accuracy": 0.0}
+    shares, classes = truth / total, len(truth)
+    return {
+        "majority_miou": float(shares.max() / np.count_nonzero(shares)),
+        "majority_pixel_accuracy": float(shares.max()),
+        "chance_miou": float(np.sum(shares / (1 + (classes - 1) * shares)) / classes),
+        "chance_pixel_accuracy": 1.0 / classes,
+    }
 
 
 def evaluate_segmentation(loaded: LoadedModel, dataset: SegmentationSet,
@@ -184,7 +218,8 @@ def evaluate_segmentation(loaded: LoadedModel, dataset: SegmentationSet,
         "task": "segmentation",
         "dataset": {"name": dataset.name, "path": str(dataset.source), "layout": dataset.layout,
                     "split": dataset.split, "completeness": None},
-        "metrics": {**metrics, "pixel_confusion": confusion.tolist()},
+        "metrics": {**metrics, **segmentation_baselines(confusion),
+                    "pixel_confusion": confusion.tolist()},
         "protocol": {
             "templates": list(templates), "ensemble": ensemble, "classes": dataset.classes,
             "class_names": dataset.classnames, "ignore_index": IGNORE,

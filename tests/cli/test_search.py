@@ -29,11 +29,12 @@ def test_build_and_query_raster(tmp_path: Path, capsys: pytest.CaptureFixture) -
                  str(tmp_path / "ortho.index"), "--chip-size-m", "80", "--device", "cpu"]) == 0
     assert "indexed 9 images" in capsys.readouterr().out
     assert main(["search", "query", str(tmp_path / "ortho.index"), "a lake", "-k", "3",
-                 "--grid", str(tmp_path / "grid.png"), "--map", str(tmp_path / "map.html"),
-                 "--json"]) == 0
+                 "--grid", str(tmp_path / "new" / "grid.png"), "--map",
+                 str(tmp_path / "map.html"), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["rank"] for r in rows] == [1, 2, 3] and rows[0]["imagery"] == str(raster)
-    assert (tmp_path / "grid.png").is_file() and (tmp_path / "map.html").is_file()
+    # The grid's folder did not exist: it is made.
+    assert (tmp_path / "new" / "grid.png").is_file() and (tmp_path / "map.html").is_file()
 
 
 def test_build_folder_and_query_by_image(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -14,8 +14,8 @@ from rsvl.errors import ConfigError
 from rsvl.models import read_export_info
 
 # The demo as shipped (its region and recipe), so the test checks the issue's bars on the very
-# run a newcomer gets: about 4 minutes on an idle 2-core machine. A smaller region leaves too
-# few training chips for these bars (2048 m: 181 chips, land cover 1.8x chance at 300 steps).
+# run a newcomer gets: about 4 minutes on an idle 2-core machine. Why not a smaller region:
+# recipe.json's _region_note.
 SIZE_M, STEPS = float(recipe()["region_size_m"]), int(recipe()["train"]["run"]["max_steps"])
 
 
@@ -35,12 +35,16 @@ def test_demo_writes_every_artifact(demo: tuple[DemoOptions, object]) -> None:
                  "vqa/SYNTH_split_test_questions.json", "train.json", "runs/tiny/log.jsonl",
                  "runs/tiny/export/open_clip_model.safetensors",
                  "runs/untrained/open_clip_model.safetensors", "figures/loss.png",
-                 "figures/search.png", "figures/confusion_land_cover.png", "summary.json"):
+                 "figures/search.png", "figures/confusion_land_cover.png",
+                 "figures/similarity.png", "segmentation/segmentation.json", "summary.json"):
         assert (out / path).is_file(), path
     report = (out / "report.md").read_text()
     assert "## Trained vs untrained" in report and "rsvl train --config" in report
     assert "| vqa question-only |" in report
-    for figure in ("figures/loss.png", "figures/search.png", "figures/confusion_land_cover.png"):
+    assert "| localisation mIoU |" in report and "| localisation pixel acc. |" in report
+    assert "rsvl eval segmentation --model" in report
+    for figure in ("figures/loss.png", "figures/search.png", "figures/confusion_land_cover.png",
+                   "figures/similarity.png"):
         assert f"]({figure})" in report
     trained = read_export_info(out / "runs/tiny/export")
     untrained = read_export_info(out / "runs/untrained")
@@ -67,6 +71,34 @@ def test_the_trained_model_learned(demo: tuple[DemoOptions, object]) -> None:
     vqa, blind = figures["vqa"], figures["vqa question-only"]
     assert vqa[TRAINED] > blind[TRAINED]
     assert vqa[TRAINED] > vqa["majority"] > vqa["chance"]  # per-type majority, majority
+    # Localisation: the trained model's patch tokens find the classes better than its starting
+    # point and than random pixels (no bar on pixel accuracy: it does not beat always answering
+    # the largest class at every seed).
+    localisation = figures["localisation mIoU"]
+    assert localisation[TRAINED] > localisation[UNTRAINED]
+    assert localisation[TRAINED] > localisation["chance"]
+
+
+@pytest.mark.slow
+def test_localisation_is_scored_through_the_runner_with_its_baselines(
+        demo: tuple[DemoOptions, object]) -> None:
+    options, result = demo
+    miou = result.figures["localisation mIoU"]  # type: ignore[attr-defined]
+    accuracy = result.figures["localisation pixel acc."]  # type: ignore[attr-defined]
+    stored = json.loads(Path(miou[f"{TRAINED}_file"]).read_text())
+    assert stored["task"] == "segmentation" and stored["request"]["split"] == "test"
+    assert stored["metrics"]["miou"] == miou[TRAINED]
+    # The mask set is the test cells' grid chips: the caption build's split cells.
+    masks = json.loads((options.out / "segmentation/segmentation.json").read_text())
+    assert masks["split"] == "test" and masks["details"]["split_cell_m"] == \
+        recipe()["build"]["split_cell_m"]
+    assert len(masks["chips"]) == stored["num_images"] == miou["images"]
+    # Majority (the largest class everywhere): mIoU is its pixel share over the true classes.
+    truth = [sum(row) for row in stored["metrics"]["pixel_confusion"]]
+    assert accuracy["majority"] == pytest.approx(max(truth) / sum(truth))
+    assert miou["majority"] == pytest.approx(accuracy["majority"] / sum(n > 0 for n in truth))
+    for row in (miou, accuracy):
+        assert 0 <= row[UNTRAINED] <= 1 and 0 <= row[TRAINED] <= 1
 
 
 @pytest.mark.slow
@@ -83,6 +115,10 @@ def test_equivalent_commands_name_the_demo_folders(tmp_path: Path) -> None:
                                                               processes=2))]
     assert commands[0] == f"rsvl region --out {tmp_path / 'region'} --seed 0 --size-m 900"
     assert any(c.startswith("rsvl train --config") and "--processes 2" in c for c in commands)
+    # Localisation: the region folder cut over the caption build's split cells.
+    (segmentation,) = [c for c in commands if c.startswith("rsvl eval segmentation")]
+    assert f"--dataset {tmp_path / 'region'} --split test" in segmentation
+    assert "--cell-m 400 --split-fractions 0.7 0 0.3 --seed 0" in segmentation
 
 
 def test_bad_processes_is_one_clear_error(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from rsvl.evaluation.segmentation import (
     confusion_matrix,
     load_segmentation,
     patch_features,
+    segmentation_baselines,
     segmentation_metrics,
 )
 
@@ -48,6 +49,20 @@ def test_a_class_only_predicted_counts_in_the_mean_with_iou_zero() -> None:
                                                     2), ["a", "b"])
     assert metrics["per_class_iou"] == {"a": 0.75, "b": 0.0}
     assert metrics["miou"] == pytest.approx(0.375)
+
+
+def test_baselines_of_the_hand_worked_truth() -> None:
+    # Truth pixels: class 0: 4, class 1: 4, class 2: 6 of 14; class 3 absent (4 predictable).
+    # Majority (class 2 everywhere): IoU 6/14 for class 2, 0 for the other two true classes.
+    # Uniform random over 4 classes: IoU_c = p_c / (1 + 3 p_c) -> 4/26, 4/26, 6/32, 0; mean / 4.
+    baselines = segmentation_baselines(confusion_matrix(TRUTH, PREDICTED, 4))
+    assert baselines == pytest.approx({
+        "majority_miou": (6 / 14) / 3, "majority_pixel_accuracy": 6 / 14,
+        "chance_miou": (8 / 26 + 6 / 32) / 4, "chance_pixel_accuracy": 1 / 4})
+    # The majority prediction scored by the metric itself gives the same figures.
+    majority = segmentation_metrics(confusion_matrix(TRUTH, np.full((4, 4), 2), 4), list("abcd"))
+    assert majority["miou"] == pytest.approx(baselines["majority_miou"])
+    assert majority["pixel_accuracy"] == pytest.approx(baselines["majority_pixel_accuracy"])
 
 
 def test_region_mask_set_is_the_class_raster_renumbered(vqa_region: Any,
@@ -101,3 +116,23 @@ def test_cli_cuts_a_region_folder_and_writes_one_result(vqa_region: Any, tmp_pat
     assert code == 0
     result = json.loads(Path(capsys.readouterr().out.strip()).read_text())
     assert result["num_images"] == 16 and result["split"] == "all"
+
+
+def test_cli_split_flags_cut_the_builders_mask_set(vqa_region: Any, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # `rsvl demo` cuts its mask set with the builder and the caption build's split rule; the
+    # command its report prints must cut the same chips (the same result identity).
+    built = write_region_mask_set(vqa_region.out_dir, tmp_path / "masks", "test", chip_m=50.0,
+                                  rule=SplitRule(cell_m=250.0, fractions=(0.6, 0.1, 0.3)))
+    code = main(["eval", "segmentation", "--model", "rsvl-micro", "--device", "cpu",
+                 "--dataset", str(vqa_region.out_dir), "--split", "test", "--chip-m", "50",
+                 "--cell-m", "250", "--split-fractions", "0.6", "0.1", "0.3",
+                 "--out", str(tmp_path / "res"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    capsys.readouterr()
+    (cut,) = (tmp_path / "cache" / "segmentation").iterdir()
+    assert json.loads((cut / "segmentation.json").read_text()) == built
+    assert main(["eval", "segmentation", "--model", "rsvl-micro", "--dataset",
+                 str(vqa_region.out_dir), "--split-fractions", "0.6", "0.1",
+                 "--out", str(tmp_path / "res")]) == 2
+    assert "fraction" in capsys.readouterr().err
