@@ -254,6 +254,18 @@ class FaissBackend:
         """Read a saved FAISS index."""
         return cls(name, index=import_faiss().read_index(str(path)))
 
+    def set_nprobe(self, nprobe: int) -> None:
+        """Probe ``nprobe`` inverted lists per query (IVF only): more lists find more of the
+        exact top-k and take longer (bench/search_latency.py measures the trade-off)."""
+        if self.name != "ivf":
+            raise ConfigError(f"nprobe applies to IVF indexes (ivf, ivf-ondisk); this one is "
+                              f"{self.name}")
+        ivf = import_faiss().extract_index_ivf(self.index)
+        if not 1 <= nprobe <= ivf.nlist:
+            raise ConfigError(f"nprobe must lie in 1..{ivf.nlist} (the index's lists), got "
+                              f"{nprobe}")
+        ivf.nprobe = nprobe
+
 
 def ivf_lists(count: int) -> int:
     """About 2 sqrt(N) lists, each with 40 training points (FAISS wants at least 39)."""

@@ -167,5 +167,8 @@ def test_cli_build_geoparquet_and_query(geotiff16: Path, tmp_path: Path) -> None
     assert streamed.returncode == 0, streamed.stderr
     assert ([json.loads(line)["id"] for line in streamed.stdout.splitlines()]
             == [json.loads(line)["id"] for line in in_memory.stdout.splitlines()])
+    probed = rsvl("query", str(out), "a field", "-k", "3", "--backend", "ivf", "--nprobe",
+                  "1000", "--json")
+    assert probed.returncode == 2 and "nprobe must lie in 1.." in probed.stderr
     bad = rsvl("query", str(out), "a field", "--near", "1,2")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "LON,LAT,RADIUS_M" in bad.stderr

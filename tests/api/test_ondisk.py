@@ -114,3 +114,26 @@ def test_file_backends_need_a_geoparquet_file(embeddings_file: tuple[Path, np.nd
     with pytest.raises(ConfigError, match="searches an embedding GeoParquet file"):
         in_memory.search(vectors[0], k=1)
     assert sorted(BACKEND_CHOICES) == sorted(BACKENDS)  # the CLI's list, written out
+
+
+def test_nprobe_trades_time_for_recall_up_to_exact_search(
+        embeddings_file: tuple[Path, np.ndarray]) -> None:
+    from rsvl.api import ImageIndex
+
+    path, vectors = embeddings_file
+    queries = vectors[::50] + 0.05 * vectors[::-50]
+    truth = ExactBackend(vectors).search(queries, 10)[1]
+    index = ImageIndex.load(path, backend="ivf-ondisk")
+    nlist = index.backend.index.nlist  # type: ignore[attr-defined]
+
+    def recall(nprobe: int) -> float:
+        found = index.set_nprobe(nprobe).backend.search(queries, 10)[1]
+        return float(np.mean([len(set(t) & set(f)) / 10
+                              for t, f in zip(truth, found, strict=True)]))
+
+    # Every list probed is exhaustive search: IVF-flat then finds the exact top-k.
+    assert recall(1) < recall(nlist) == 1.0
+    with pytest.raises(ConfigError, match=f"nprobe must lie in 1..{nlist}"):
+        index.set_nprobe(nlist + 1)
+    with pytest.raises(ConfigError, match="nprobe applies to the ivf and ivf-ondisk backends"):
+        ImageIndex.load(path, backend="exact-streaming").set_nprobe(4)
