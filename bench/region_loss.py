@@ -25,8 +25,8 @@ times (``log.jsonl``, every step logged), region on against region off.
     PYTHONPATH=. .venv/bin/python bench/region_loss.py                     # 3 seeds x 150 steps
     PYTHONPATH=. .venv/bin/python bench/region_loss.py --seeds 0 --steps 50  # quick look
 
-Work (region, builds, runs, eval results) stays in ``--work``
-(default ``runs/region_loss``, git-ignored) and is reused on a rerun; the table goes to ``bench/results/region_loss.json``.
+Work (region, builds, runs, eval results) stays in ``--work`` (default ``runs/region_loss``,
+git-ignored) and is reused on a rerun; the table goes to ``bench/results/region_loss.json``.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def train_config(data: Path, out: Path, seed: int, steps: int, batch: int,
     from rsvl.training.config import load_config
 
     base = recipe()["train"]
-    settings = [f"{section}.{key}={json.dumps(value)}" for section, values in base.items()
-                for key, value in values.items()]
+    settings = [f"{section}.{key}={value if isinstance(value, str) else json.dumps(value)}"
+                for section, values in base.items() for key, value in values.items()]
     return load_config(None, [*settings, f"data.train={data / 'shards'}", f"run.out_dir={out}",
                               f"run.seed={seed}", f"run.max_steps={steps}",
                               f"data.batch_size={batch}", "run.log_every=1", "run.save_every=0",

@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from rsvl.data.masks import region_mask
-from rsvl.errors import InputError
+from rsvl.errors import ConfigError, InputError
+from rsvl.models.patches import PatchTap, require_patch_tokens
 from rsvl.training.augment import Geometry
 
 LOG = logging.getLogger(__name__)
@@ -147,6 +148,21 @@ def region_loss(patches: torch.Tensor, coverage: torch.Tensor, image: torch.Tens
     return F.cross_entropy(logits.float(), label)
 
 
-def region_batch_to(regions: dict[str, torch.Tensor], device: Any) -> dict[str, torch.Tensor]:
-    """A collated region batch on ``device``."""
-    return {name: value.to(device) for name, value in regions.items()}
+def region_tap(model: Any, spec: object, sharded: bool) -> PatchTap:
+    """The patch-token tap of a run with the region loss, after refusing the models and set-ups
+    it cannot train (each refusal one line saying what to change).
+
+    Raises:
+        ConfigError: FSDP (the tap reads the unsharded tower), a tower without projected patch
+            tokens (not an open_clip ViT), or one that drops patches in training.
+    """
+    if sharded:
+        raise ConfigError("loss.region_weight > 0 does not work under FSDP (the patch tokens "
+                          "are tapped from the unsharded image tower); train with DDP or set "
+                          "loss.region_weight=0")
+    visual = require_patch_tokens(model, spec, "loss.region_weight > 0")
+    if not isinstance(visual.patch_dropout, torch.nn.Identity):
+        raise ConfigError(f"loss.region_weight > 0 needs every patch token, but {spec} drops "
+                          "patches in training (patch_dropout); use a model without it or set "
+                          "loss.region_weight=0")
+    return PatchTap(visual)

@@ -36,7 +36,6 @@ from rsvl.data.atomic import write_json
 from rsvl.errors import ConfigError
 from rsvl.models import export_model, load_clip
 from rsvl.models.checksum import weights_sha256
-from rsvl.models.patches import PatchTap, require_patch_tokens
 from rsvl.training.augment import ImageTransform
 from rsvl.training.config import TrainConfig
 from rsvl.training.data import (
@@ -56,7 +55,7 @@ from rsvl.training.optim import (
     lr_at,
     set_lr,
 )
-from rsvl.training.regions import RegionOptions, region_loss
+from rsvl.training.regions import RegionOptions, region_loss, region_tap
 from rsvl.training.sharding import FullModel, enable_fsdp, scalar
 
 STATE_FILE = "trainer_state.json"
@@ -140,7 +139,10 @@ def train(config: TrainConfig) -> TrainResult:
     mixture, units = training.mixture, training.units
     region_weight = config.loss.region_weight
     # Refused before anything is written: FSDP, patch dropout, no patch tokens, no regions.
-    tap = _region_tap(config, model, sharded, units) if region_weight > 0 else None
+    tap = None
+    if region_weight > 0:
+        tap = region_tap(model, config.model.spec, sharded)
+        require_regions(units)
     world = accelerator.num_processes
     accum = config.optim.accum_steps
     global_batch = config.data.batch_size * world * accum
@@ -187,10 +189,11 @@ def train(config: TrainConfig) -> TrainResult:
         if len(phrases):
             texts = torch.cat([texts, phrases.to(texts.device)])
         image_features, text_features, scale, bias = encode(images, texts)
+        if not torch.is_grad_enabled():  # accumulation's caching pass: features only
+            return image_features, text_features[:captions], scale, bias
         term = region_loss(tap.patches(images.shape), regions["coverage"], regions["image"],
                            text_features[captions:], regions["label"], scale)
-        if torch.is_grad_enabled():
-            region_terms.append(float(term.detach()))
+        region_terms.append(float(term.detach()))
         return image_features, text_features[:captions], scale, bias, region_weight * term
 
     grid = size // unwrapped.visual.patch_size[0] if tap else 0
@@ -280,22 +283,6 @@ def train(config: TrainConfig) -> TrainResult:
     accelerator.end_training()
     result.step = step
     return result
-
-
-def _region_tap(config: TrainConfig, model: Any, sharded: bool, units: list[Any]) -> PatchTap:
-    """The patch-token tap of a run with the region loss, after refusing what it cannot train
-    (each refusal one line saying what to change)."""
-    if sharded:
-        raise ConfigError("loss.region_weight > 0 does not work under FSDP (the patch tokens "
-                          "are tapped from the unsharded image tower); train with DDP or set "
-                          "loss.region_weight=0")
-    visual = require_patch_tokens(model, config.model.spec, "loss.region_weight > 0")
-    if not isinstance(visual.patch_dropout, torch.nn.Identity):
-        raise ConfigError(f"loss.region_weight > 0 needs every patch token, but {config.model.spec}"
-                          " drops patches in training; use a model without patch_dropout or set "
-                          "loss.region_weight=0")
-    require_regions(units)
-    return PatchTap(visual)
 
 
 def _region_fields(accelerator: Accelerator, terms: list[float], micro: list[dict[str, Any]]
