@@ -22,6 +22,12 @@ resuming exact:
   :data:`MIXED_LONG_PROBABILITY` when the sample has long ones, else short);
   ``data.caption_choice`` picks in the pool (``random`` or ``first``).
 
+With the region loss on (``loss.region_weight > 0``, :mod:`rsvl.training.regions`) each batch
+also carries its samples' regions: masks from the ``regions.json`` member (the Parquet copy's
+``regions`` column) through the image's own augmentation to patch coverages, and the phrases
+tokenised. Reading them draws nothing from the visit's generator, so images and captions are
+the same with the loss on or off.
+
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
 batch); a shard that ends early is counted too. A missing shard is an error naming it.
 
@@ -437,7 +443,8 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         while to_skip:
             to_skip -= decode_image(next(stream)[1]) is not None
         corrupt, hopeless = 0, sum(unit.size for unit in self.units) + 1
-        batch: list[tuple[torch.Tensor, str, str, bool, ImageRegions | None]] = []
+        batch: list[tuple[torch.Tensor, str, str, bool]] = []
+        regions: list[ImageRegions] = []  # with the region loss: one per sample of the batch
         for pass_index, sample in stream:
             image = decode_image(sample)
             if image is None:
@@ -448,9 +455,10 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             rng = random.Random(f"{self.seed}:{epoch}:{pass_index}:{sample.key}")
             caption, fell_back = choose_caption(sample, rng, self.captions, self.caption_choice)
             pixels, geometry = self.transform.apply(image, rng)
-            regions = None if self.regions is None else image_regions(
-                sample.regions, (image.height, image.width), geometry, self.regions, sample.key)
-            batch.append((pixels, caption, sample.key, fell_back, regions))
+            if self.regions is not None:
+                regions.append(image_regions(sample.regions, (image.height, image.width),
+                                             geometry, self.regions, sample.key))
+            batch.append((pixels, caption, sample.key, fell_back))
             if len(batch) == self.batch_size:
                 out = {
                     "image": torch.stack([b[0] for b in batch]),
@@ -460,10 +468,9 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                     "no_long": [b[2] for b in batch if b[3]],
                 }
                 if self.regions is not None:
-                    out["regions"] = collate_regions([b[4] for b in batch if b[4] is not None],
-                                                     self.tokenizer)
+                    out["regions"] = collate_regions(regions, self.tokenizer)
                 yield out
-                batch, corrupt = [], 0
+                batch, regions, corrupt = [], [], 0
                 count -= 1
                 if count == 0:
                     return

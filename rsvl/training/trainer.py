@@ -10,6 +10,11 @@ One function, :func:`train`, runs unchanged in one process on CPU, on one GPU, a
   ``run.log_ranks`` is on;
 - ``export/``: the final model (open_clip config + safetensors + provenance).
 
+With ``loss.region_weight > 0`` the step adds the region loss (:mod:`rsvl.training.regions`):
+the batch's phrases go through the text tower as extra rows of the same forward pass, the patch
+tokens are tapped from the image tower's pass (:class:`rsvl.models.patches.PatchTap`), and the
+log has ``loss_region`` (unweighted) and ``regions_per_batch`` beside ``loss`` (the total).
+
 Resuming restores weights, optimizer and step from the newest ``step_N``; the data position is
 a pure function of the step (see :mod:`rsvl.training.data`; mixture files too), so a resumed CPU
 run reproduces the uninterrupted run's losses exactly.
