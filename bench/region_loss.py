@@ -19,8 +19,10 @@ split only:
 
 Each table row is the mean (and spread over seeds) of those figures; the majority-class
 baselines (the most frequent pixel class everywhere, the most frequent land-cover class for
-every chip) are printed beside them. Time per step is the median of the runs' own logged step
-times (``log.jsonl``, every step logged), region on against region off.
+every chip) are printed beside them. Time per step: the table's column is the median of each
+run's own logged step times (``log.jsonl``, every step logged), which a shared machine's load
+changes from run to run; the on/off cost is measured apart, in short runs alternated off, on,
+on, off (``--timing-rounds``, ``--timing-steps``), each setting keeping its best round.
 
     PYTHONPATH=. .venv/bin/python bench/region_loss.py                     # 3 seeds x 150 steps
     PYTHONPATH=. .venv/bin/python bench/region_loss.py --seeds 0 --steps 50  # quick look
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -115,6 +118,22 @@ def step_seconds(run_dir: Path) -> float:
     speeds = [r for r in rows if "samples_per_s" in r and r["step"] > 2]
     batch = next(r["data.batch_size"] for r in rows if r.get("event") == "start")
     return statistics.median(batch / r["samples_per_s"] for r in speeds)
+
+
+def alternated_step_times(data: Path, work: Path, batch: int, steps: int, rounds: int
+                          ) -> dict[str, float]:
+    """Seconds per step, region off and on, in alternated short runs (off, on, on, off, ...)
+    so that a load change on a shared machine hits both; each keeps its best round's median."""
+    best: dict[str, float] = {}
+    for index in range(rounds):
+        order = [("region off", []), ("region on (weight 1)", ["loss.region_weight=1"])]
+        for label, overrides in order if index % 2 == 0 else order[::-1]:
+            out = work / "timing" / f"{label.split(' (')[0].replace(' ', '_')}-{index}"
+            shutil.rmtree(out, ignore_errors=True)
+            run_training(train_config(data, out, 0, steps, batch,
+                                      [*overrides, "run.export=false"]))
+            best[label] = min(best.get(label, float("inf")), step_seconds(out))
+    return best
 
 
 def untrained_export(seed: int, out: Path) -> Path:
@@ -204,6 +223,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--work", type=Path, default=Path("runs/region_loss"))
+    parser.add_argument("--timing-steps", type=int, default=25,
+                        help="steps of each alternated on/off timing run")
+    parser.add_argument("--timing-rounds", type=int, default=2,
+                        help="alternated on/off timing rounds (0: skip)")
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     args = parser.parse_args()
 
@@ -226,13 +249,21 @@ def main() -> None:
             print(f"    seed {seed} {label}: {rows[label][-1]}", flush=True)
     baselines = majority_baselines(paths)
     text = table(rows, baselines, step_times)
+    timing = alternated_step_times(paths["data"], args.work, args.batch, args.timing_steps,
+                                   args.timing_rounds) if args.timing_rounds else {}
     print(f"\nrsvl-tiny, {args.steps} steps x batch {args.batch}, seeds {args.seeds} "
           "(mean ± half range); test split only\n")
     print(text)
+    if timing:
+        off, on = timing["region off"], timing["region on (weight 1)"]
+        print(f"\nalternated timing ({args.timing_rounds} rounds of {args.timing_steps} steps, "
+              f"best round's median): region off {off:.3f} s/step, on {on:.3f} s/step "
+              f"({on / off - 1:+.0%})")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "region_loss.json").write_text(json.dumps({
         "seeds": args.seeds, "steps": args.steps, "batch": args.batch, "runs": rows,
         "majority": baselines, "seconds_per_step": step_times, "table": text,
+        "alternated_seconds_per_step": timing,
     }, indent=2))
 
 
