@@ -89,7 +89,8 @@ def image_regions(regions_json: bytes | None, shape: tuple[int, int], geometry: 
         LOG.warning("sample %s: unreadable regions.json (%s); trained without regions",
                     key, error)
         return empty
-    kept = [(c, p) for c, p in kept if c.sum() >= options.min_patches]
+    # A region the crop cut away covers nothing, whatever min_patches says.
+    kept = [(c, p) for c, p in kept if c.sum() >= options.min_patches and c.any()]
     kept.sort(key=lambda item: -float(item[0].sum()))  # stable: the listed order breaks ties
     kept = kept[:options.max_per_image]
     if not kept:
