@@ -116,6 +116,10 @@ def test_small_regions_are_dropped_and_the_largest_kept() -> None:
     kept = image_regions(regions, (64, 64), Geometry(), RegionOptions(4, 1.0, 2))
     assert kept.phrases == ["farmland", "a pond"]
     assert kept.coverage.sum(axis=(1, 2)).tolist() == pytest.approx([10.0, 2.0])
+    # min_patches 0 keeps the shed, but not once a crop to the top-left quarter cuts it away.
+    assert "a shed" in image_regions(regions, (64, 64), Geometry(), RegionOptions(4, 0.0)).phrases
+    cropped = image_regions(regions, (64, 64), Geometry((0, 0, 32, 32)), RegionOptions(4, 0.0))
+    assert cropped.phrases == ["farmland"]
     unreadable = image_regions(b"not json", (64, 64), Geometry(), RegionOptions(4))
     assert unreadable.phrases == [] and unreadable.coverage.shape == (0, 4, 4)
     tokens = collate_regions([kept, unreadable, kept], open_clip.get_tokenizer("RN50"))
