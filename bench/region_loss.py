@@ -190,7 +190,7 @@ def majority_baselines(paths: dict[str, Path]) -> dict[str, float]:
         figures[f"{name}_miou"] = metrics["miou"]
         figures[f"{name}_pixel_acc"] = metrics["pixel_accuracy"]
     labels = load_classification(str(paths["land_cover"])).labels
-    figures["zeroshot_acc1"] = max(np.bincount(labels)) / len(labels)
+    figures["zeroshot_acc1"] = float(max(np.bincount(labels)) / len(labels))
     return figures
 
 
