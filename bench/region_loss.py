@@ -223,9 +223,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--work", type=Path, default=Path("runs/region_loss"))
-    parser.add_argument("--timing-steps", type=int, default=25,
+    parser.add_argument("--timing-steps", type=int, default=40,
                         help="steps of each alternated on/off timing run")
-    parser.add_argument("--timing-rounds", type=int, default=2,
+    parser.add_argument("--timing-rounds", type=int, default=4,
                         help="alternated on/off timing rounds (0: skip)")
     parser.add_argument("--prepare-only", action="store_true", help="build the data and stop")
     args = parser.parse_args()
