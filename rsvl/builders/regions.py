@@ -33,7 +33,6 @@ import numpy as np
 from rsvl.data.masks import encode_mask
 
 MIN_REGION_PX = 16  # fewer visible pixels: a sliver, not a region
-REGIONS_MEMBER = "regions.json"
 
 _BITS = 32  # polygon parts burnt per GDAL call: one bit each of a uint32 chip
 # GDAL's pixel coordinates and ours differ by far less than this (pixels): the tolerance of the

@@ -25,7 +25,7 @@ import json
 import logging
 import tarfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ LOG = logging.getLogger(__name__)
 SHARDS_DIR = "shards"  # a dataset root's shard folder
 SIZES_FILE = "sizes.json"
 SPLITS_FILE = "splits.json"
+REGIONS_MEMBER = "regions.json"  # a sample's region-text pairs (rsvl.builders.regions)
 # The image members every rsvl reader accepts, in the order one is picked when a sample has
 # several (webdataset's own decoders know these names).
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff")
@@ -107,7 +108,7 @@ class ShardWriter:
                     _add_member(tar, f"{record.key}.txt", record.captions[0].encode())
                     _add_member(tar, f"{record.key}.json", payload.encode())
                     if "regions" in record.extra:  # region-text pairs (rsvl.builders.regions)
-                        _add_member(tar, f"{record.key}.regions.json",
+                        _add_member(tar, f"{record.key}.{REGIONS_MEMBER}",
                                     json.dumps(record.extra["regions"]).encode())
         self.sizes[name] = len(self._pending)
         counts = Counter(record.split for record, _, _ in self._pending)
@@ -228,7 +229,7 @@ class ShardTruncatedError(InputError):
     """A tar that ends early or is corrupt (the streaming reader stops at it)."""
 
 
-def iter_members(path: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+def iter_members(path: str | Path) -> Generator[tuple[str, dict[str, bytes]], None, None]:
     """WebDataset grouping, streamed: ``(key, {ext: bytes})`` for each run of consecutive
     members sharing a key (the member name up to its first dot).
 
@@ -290,6 +291,8 @@ class StreamSample:
         split: The record's split; None when unknown (no ``.json``: another tool's shards).
         long_captions: The record's long descriptions (``extra.long_captions``); empty when
             it has none (an older build, another tool's shards).
+        regions: The ``regions.json`` member (region-text pairs, undecoded); None when the
+            sample has none.
     """
 
     key: str
@@ -297,6 +300,7 @@ class StreamSample:
     captions: list[str] | None
     split: str | None = None
     long_captions: list[str] = field(default_factory=list)
+    regions: bytes | None = None
 
 
 def long_captions_of(extra: object) -> list[str]:
@@ -324,7 +328,7 @@ def stream_sample(key: str, members: dict[str, bytes]) -> StreamSample:
     except (ValueError, KeyError, TypeError, AttributeError):
         captions = None
     return StreamSample(key, members[image_ext] if image_ext else None, captions or None, split,
-                        long_captions)
+                        long_captions, members.get(REGIONS_MEMBER))
 
 
 def stream_shard(path: str | Path) -> Iterator[StreamSample]:

@@ -30,10 +30,11 @@ import torch.nn.functional as F
 from rsvl.data.images import open_image
 from rsvl.data.masks import read_label_png, region_mask
 from rsvl.data.records import RECORDS_FILE, read_records
-from rsvl.errors import ConfigError, InputError
+from rsvl.errors import InputError
 from rsvl.evaluation.prompts import Ensemble
 from rsvl.evaluation.zeroshot import zero_shot_classifier
 from rsvl.models import LoadedModel
+from rsvl.models.patches import patch_tokens, require_patch_tokens
 
 IGNORE = -1  # mask value of unlabelled pixels
 REGION_LAYOUT = "region-classes"
@@ -115,26 +116,16 @@ def segmentation_metrics(confusion: np.ndarray, classnames: Sequence[str]) -> di
 
 
 def patch_features(loaded: LoadedModel, pixels: torch.Tensor) -> torch.Tensor:
-    """L2-normalised patch embeddings ``[N, grid_h, grid_w, dim]`` of transformed images.
+    """L2-normalised patch embeddings ``[N, grid_h, grid_w, dim]`` of transformed images
+    (:func:`rsvl.models.patches.patch_tokens`, as the region training loss pools them).
 
     Raises:
-        ConfigError: The image tower is not an open_clip VisionTransformer without attentional
-            pooling (ResNets, timm towers and CoCa poolers have no projected patch tokens).
+        ConfigError: The image tower has no projected patch tokens (not an open_clip ViT).
     """
-    from open_clip.transformer import VisionTransformer
-
-    visual = loaded.model.visual
-    if not isinstance(visual, VisionTransformer) or visual.attn_pool is not None \
-            or visual.proj is None:
-        raise ConfigError(f"segmentation needs an open_clip ViT image tower with a projection; "
-                          f"{loaded.spec} has {type(visual).__name__}")
+    visual = require_patch_tokens(loaded.model, loaded.spec, "segmentation")
     with torch.inference_mode():
-        x = visual.transformer(visual._embeds(pixels.to(loaded.device)))
-        tokens = visual.ln_post(x[:, 1:]) @ visual.proj  # drop the class token
-    grid_h, grid_w = (side // patch for side, patch in zip(pixels.shape[-2:], visual.patch_size,
-                                                           strict=True))
-    tokens = tokens.float().reshape(len(pixels), grid_h, grid_w, -1)
-    return F.normalize(tokens, dim=-1).cpu()
+        tokens = patch_tokens(visual, pixels.to(loaded.device))
+    return F.normalize(tokens.float(), dim=-1).cpu()
 
 
 def similarity_maps(loaded: LoadedModel, images: Sequence[np.ndarray], classifier: torch.Tensor,

@@ -27,6 +27,27 @@ _LUMA = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
+class Geometry:
+    """Where an augmented image's pixels came from: the crop box in the source image's pixels
+    (None: the whole image) and the lossless transposes applied after resizing, in order.
+
+    :meth:`resample` applies the same to any other raster of the source image (a region mask),
+    at any output size: region masks follow the image's augmentation exactly.
+    """
+
+    box: tuple[float, float, float, float] | None = None
+    transposes: tuple[Image.Transpose, ...] = ()
+
+    def resample(self, raster: Image.Image, size: int,
+                 resample: Image.Resampling = Image.Resampling.BICUBIC) -> Image.Image:
+        """``raster`` (the source image's size) cropped, resized to ``size`` and transposed."""
+        raster = raster.resize((size, size), resample, box=self.box)
+        for transpose in self.transposes:
+            raster = raster.transpose(transpose)
+        return raster
+
+
+@dataclass(frozen=True)
 class ImageTransform:
     """Turn a PIL image into a normalised tensor, optionally augmenting it.
 
@@ -43,17 +64,32 @@ class ImageTransform:
     augment: AugmentConfig | None = None
 
     def __call__(self, image: Image.Image, rng: random.Random) -> torch.Tensor:
+        return self.apply(image, rng)[0]
+
+    def apply(self, image: Image.Image, rng: random.Random) -> tuple[torch.Tensor, Geometry]:
+        """The transformed image and the geometry it went through (the same random draws, in
+        the same order, as ``__call__``)."""
         image = image.convert("RGB")
-        box = _crop_box(image.size, self.augment.crop_scale, rng) if self.augment else None
-        image = image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box)
-        if self.augment:
-            image = _geometric(image, self.augment, rng)
-        pixels = np.asarray(image, dtype=np.float32) * np.float32(1 / 255)
+        geometry = _geometry(image.size, self.augment, rng) if self.augment else Geometry()
+        pixels = np.asarray(geometry.resample(image, self.size), dtype=np.float32)
+        pixels = pixels * np.float32(1 / 255)
         if self.augment:
             pixels = _colour(pixels, self.augment, rng)
         # Normalise in numpy (HWC broadcasting), then one CHW copy into torch.
         normed = (pixels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return torch.from_numpy(np.ascontiguousarray(normed.transpose(2, 0, 1)))
+        return torch.from_numpy(np.ascontiguousarray(normed.transpose(2, 0, 1))), geometry
+
+
+def _geometry(size: tuple[int, int], cfg: AugmentConfig, rng: random.Random) -> Geometry:
+    """The random crop, then a rotation by a multiple of 90 degrees and the flips."""
+    box = _crop_box(size, cfg.crop_scale, rng)
+    rotation = _ROTATIONS[rng.randrange(4)] if cfg.rotate90 else None
+    transposes = [rotation] if rotation is not None else []
+    if cfg.hflip and rng.random() < 0.5:
+        transposes.append(Image.Transpose.FLIP_LEFT_RIGHT)
+    if cfg.vflip and rng.random() < 0.5:
+        transposes.append(Image.Transpose.FLIP_TOP_BOTTOM)
+    return Geometry(box, tuple(transposes))
 
 
 def _crop_box(
@@ -75,17 +111,6 @@ def _crop_box(
             top = rng.uniform(0, height - h)
             return (left, top, left + w, top + h)
     return None
-
-
-def _geometric(image: Image.Image, cfg: AugmentConfig, rng: random.Random) -> Image.Image:
-    rotation = _ROTATIONS[rng.randrange(4)] if cfg.rotate90 else None
-    if rotation is not None:
-        image = image.transpose(rotation)
-    if cfg.hflip and rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    if cfg.vflip and rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-    return image
 
 
 def _colour(pixels: np.ndarray, cfg: AugmentConfig, rng: random.Random) -> np.ndarray:

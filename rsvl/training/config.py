@@ -138,11 +138,19 @@ class LossConfig:
             same gradients); False scores the full gathered matrix on every rank. SigLIP
             always scores local rows.
         max_logit_scale: The learnable temperature's exp is clamped to at most this.
+        region_weight: Weight of the region-level loss (:mod:`rsvl.training.regions`) added to
+            the contrastive one; 0 disables it. It needs shards with ``regions.json`` members
+            (``rsvl build captions``), an open_clip ViT without patch dropout, and no FSDP.
+        region_max_per_image: Regions per image the region loss keeps (largest first).
+        region_min_patches: Regions covering fewer patches (after augmentation) are dropped.
     """
 
     kind: str = "clip"
     local_loss: bool = False
     max_logit_scale: float = 100.0
+    region_weight: float = 0.0
+    region_max_per_image: int = 8
+    region_min_patches: float = 1.0
 
 
 @dataclass
@@ -273,6 +281,7 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
             f"{origin}: augment.crop_scale must be [low, high] with 0 < low <= high <= 1"
         )
     _validate_data_source(config.data, origin)
+    _validate_region_loss(config, origin)
     if config.model.context_length < 0:
         raise ConfigError(f"{origin}: model.context_length must be 0 (the model's own) or "
                           f"positive, got {config.model.context_length}")
@@ -280,6 +289,22 @@ def validate(config: TrainConfig, origin: str = "config") -> None:
         raise ConfigError(f"{origin}: eval.every_steps is set but eval.dataset is empty")
     if config.run.epochs < 1 and config.run.max_steps < 1:
         raise ConfigError(f"{origin}: set run.epochs or run.max_steps to at least 1")
+
+
+def _validate_region_loss(config: TrainConfig, origin: str) -> None:
+    """Refuse region-loss settings out of range, or with a data source it cannot read."""
+    loss = config.loss
+    if loss.region_weight < 0 or loss.region_min_patches < 0:
+        raise ConfigError(f"{origin}: loss.region_weight and loss.region_min_patches must be at "
+                          f"least 0, got {loss.region_weight} and {loss.region_min_patches}")
+    if loss.region_max_per_image < 1:
+        raise ConfigError(f"{origin}: loss.region_max_per_image must be at least 1, got "
+                          f"{loss.region_max_per_image}")
+    if loss.region_weight > 0 and (config.data.source == "mixture"
+                                   or Path(config.data.train).suffix == ".json"):
+        raise ConfigError(f"{origin}: loss.region_weight > 0 reads regions from a shard folder "
+                          "or Parquet file, not a mixture; train on one dataset or set "
+                          "loss.region_weight=0")
 
 
 def _validate_data_source(data: DataConfig, origin: str) -> None:

@@ -22,6 +22,12 @@ resuming exact:
   :data:`MIXED_LONG_PROBABILITY` when the sample has long ones, else short);
   ``data.caption_choice`` picks in the pool (``random`` or ``first``).
 
+With the region loss on (``loss.region_weight > 0``, :mod:`rsvl.training.regions`) each batch
+also carries its samples' regions: masks from the ``regions.json`` member (the Parquet copy's
+``regions`` column) through the image's own augmentation to patch coverages, and the phrases
+tokenised. Reading them draws nothing from the visit's generator, so images and captions are
+the same with the loss on or off.
+
 A sample whose image or record cannot be decoded is skipped and counted (``corrupt`` in each
 batch); a shard that ends early is counted too. A missing shard is an error naming it.
 
@@ -42,6 +48,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +67,10 @@ from rsvl.data.images import ImageTooLarge, open_image
 from rsvl.data.mixtures import Mixture, iter_mixture, load_mixture
 from rsvl.data.records import RECORDS_FILE, read_records
 from rsvl.data.shards import (
+    REGIONS_MEMBER,
     ShardSample,
     StreamSample,
+    iter_members,
     list_shards,
     long_captions_of,
     mixed_layout_warning,
@@ -73,6 +82,7 @@ from rsvl.data.shards import (
 from rsvl.data.shuffle import shuffled
 from rsvl.errors import ConfigError, InputError
 from rsvl.training.augment import ImageTransform
+from rsvl.training.regions import ImageRegions, RegionOptions, collate_regions, image_regions
 
 LOG = logging.getLogger(__name__)
 
@@ -265,6 +275,30 @@ def mixture_units(mixture: Mixture) -> list[Unit]:
     return [Unit(source.root, None, source.num_samples) for source in mixture.sources]
 
 
+def require_regions(units: list[Unit]) -> None:
+    """Check that every unit carries region-text pairs (the region loss reads them): each
+    shard's first sample has a ``regions.json`` member, a Parquet file a ``regions`` column.
+
+    Raises:
+        ConfigError: One does not, naming it and what to change.
+    """
+    for unit in units:
+        if unit.row_group is not None:
+            import pyarrow.parquet as pq
+
+            found = "regions" in pq.read_schema(unit.path).names
+        else:
+            with closing(iter_members(unit.path)) as samples:
+                found = REGIONS_MEMBER in next(samples, ("", {}))[1]
+        if not found:
+            raise ConfigError(
+                f"loss.region_weight > 0 but {unit.path} has no region-text pairs "
+                f"({REGIONS_MEMBER} members / a regions column); rebuild it with this rsvl's "
+                "`rsvl build captions` or set loss.region_weight=0")
+        if unit.row_group is not None:
+            return  # one Parquet file: its schema holds for every row group
+
+
 def steps_per_epoch(total_samples: int, global_batch: int) -> int:
     """Optimizer steps in one epoch: full global batches only, at least one."""
     return max(1, total_samples // global_batch)
@@ -291,14 +325,16 @@ def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
-    wanted = ("key", "image", "captions", "split", "long_captions")
+    wanted = ("key", "image", "captions", "split", "long_captions", "regions")
     columns = [c for c in wanted if c in parquet.schema_arrow.names]
     for row in parquet.read_row_group(row_group, columns=columns).to_pylist():
         image = (row.get("image") or {}).get("bytes")
         captions = list(row["captions"] or []) or None
         # Files written before the column existed have no long captions.
         long = [c for c in row.get("long_captions") or [] if c]
-        yield RawSample(str(row["key"]), image, captions, row.get("split"), long)
+        regions = row.get("regions")  # JSON text, as the shards' regions.json member
+        yield RawSample(str(row["key"]), image, captions, row.get("split"), long,
+                        regions.encode() if regions is not None else None)
 
 
 def decode_image(sample: RawSample) -> Image.Image | None:
@@ -336,6 +372,9 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             :class:`UnitCache`).
         sample_filter: What may be yielded (split and de-duplication removals), from
             :func:`open_training_data`.
+        regions: With the region loss on, how each sample's ``regions.json`` becomes patch
+            coverages; batches then carry ``regions`` (:func:`~rsvl.training.regions.
+            collate_regions`). The augmentations' random draws are the same either way.
     """
 
     def __init__(
@@ -355,6 +394,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         split: str = "train",
         cache_bytes: int = 0,
         sample_filter: SampleFilter | None = None,
+        regions: RegionOptions | None = None,
     ) -> None:
         super().__init__()
         self.units = units
@@ -372,6 +412,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.sample_filter = sample_filter or SampleFilter(frozenset([split] if split else []))
         self.cache = UnitCache(cache_bytes)
         self.tokenizer = tokenizer
+        self.regions = regions
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = torch.utils.data.get_worker_info()
@@ -403,6 +444,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
             to_skip -= decode_image(next(stream)[1]) is not None
         corrupt, hopeless = 0, sum(unit.size for unit in self.units) + 1
         batch: list[tuple[torch.Tensor, str, str, bool]] = []
+        regions: list[ImageRegions] = []  # with the region loss: one per sample of the batch
         for pass_index, sample in stream:
             image = decode_image(sample)
             if image is None:
@@ -412,16 +454,23 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
                 continue
             rng = random.Random(f"{self.seed}:{epoch}:{pass_index}:{sample.key}")
             caption, fell_back = choose_caption(sample, rng, self.captions, self.caption_choice)
-            batch.append((self.transform(image, rng), caption, sample.key, fell_back))
+            pixels, geometry = self.transform.apply(image, rng)
+            if self.regions is not None:
+                regions.append(image_regions(sample.regions, (image.height, image.width),
+                                             geometry, self.regions, sample.key))
+            batch.append((pixels, caption, sample.key, fell_back))
             if len(batch) == self.batch_size:
-                yield {
+                out = {
                     "image": torch.stack([b[0] for b in batch]),
                     "text": self.tokenizer([b[1] for b in batch]),
                     "keys": [b[2] for b in batch],
                     "corrupt": corrupt,
                     "no_long": [b[2] for b in batch if b[3]],
                 }
-                batch, corrupt = [], 0
+                if self.regions is not None:
+                    out["regions"] = collate_regions(regions, self.tokenizer)
+                yield out
+                batch, regions, corrupt = [], [], 0
                 count -= 1
                 if count == 0:
                     return
@@ -505,6 +554,7 @@ class UnitCache:
             if kept is not None:
                 texts = [*(sample.captions or []), *sample.long_captions]
                 size += len(sample.image or b"") + sum(len(c) for c in texts)
+                size += len(sample.regions or b"")
                 kept.append(sample)
                 if self.used + size > self.max_bytes:
                     kept = None

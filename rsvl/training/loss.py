@@ -148,7 +148,7 @@ class _RingShift(torch.autograd.Function):
 
 def accumulated_backward(
     model: Any,
-    micro_batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    micro_batches: Sequence[tuple[Any, ...]],
     loss_fn: LossFn,
     backward: Callable[[torch.Tensor], None],
     no_sync: Callable[[], AbstractContextManager[Any]] = nullcontext,
@@ -157,32 +157,32 @@ def accumulated_backward(
     """Backpropagate the contrastive loss of all ``micro_batches`` taken as one batch.
 
     Args:
-        model: Callable ``(images, texts) -> (image_features, text_features, logit_scale,
-            logit_bias or None)``.
-        micro_batches: (images, token ids) pairs.
+        model: Callable ``(*micro_batch) -> (image_features, text_features, logit_scale,
+            logit_bias or None[, extra])``; ``extra``, when given, is a loss term of that
+            micro-batch alone (the region loss), added as the mean over micro-batches.
+        micro_batches: (images, token ids, ...) tuples, passed to ``model`` as its arguments.
         loss_fn: ``(image_features, text_features, logit_scale, logit_bias) -> loss``.
         backward: Called on each loss (``accelerator.backward``).
         no_sync: Context suspending DDP's gradient all-reduce for all but the last backward.
         autocast: Mixed-precision context for forward passes.
 
     Returns:
-        This rank's loss value of the whole accumulated batch.
+        This rank's loss value of the whole accumulated batch (extra terms included).
     """
     if len(micro_batches) == 1:
-        images, texts = micro_batches[0]
         with autocast():
-            image_features, text_features, scale, bias = model(images, texts)
-            loss = loss_fn(image_features, text_features, scale, bias)
+            image_features, text_features, scale, bias, extra = _forward(model, micro_batches[0])
+            loss = loss_fn(image_features, text_features, scale, bias) + extra
         backward(loss)
         return float(loss.detach())
     with torch.no_grad(), autocast():
-        cached = [model(images, texts)[:2] for images, texts in micro_batches]
+        cached = [_forward(model, batch)[:2] for batch in micro_batches]
     last = len(micro_batches) - 1
-    loss = torch.zeros(())
-    for index, (images, texts) in enumerate(micro_batches):
+    contrastive, extras = torch.zeros(()), 0.0
+    for index, batch in enumerate(micro_batches):
         with no_sync() if index < last else nullcontext():
             with autocast():
-                image_features, text_features, scale, bias = model(images, texts)
+                image_features, text_features, scale, bias, extra = _forward(model, batch)
                 all_images = torch.cat(
                     [image_features if i == index else c[0] for i, c in enumerate(cached)]
                 )
@@ -190,10 +190,20 @@ def accumulated_backward(
                     [text_features if i == index else c[1] for i, c in enumerate(cached)]
                 )
                 # Temperature and bias get their gradient once, in the synchronised last pass
-                # (DDP must see every parameter used there).
+                # (DDP must see every parameter used there); a micro-batch's own extra term
+                # keeps its gradient in every pass (no_sync accumulates it locally).
                 if index != last:
                     scale = scale.detach()
                     bias = bias.detach() if bias is not None else None
-                loss = loss_fn(all_images, all_texts, scale, bias)
-            backward(loss)
-    return float(loss.detach())
+                contrastive = loss_fn(all_images, all_texts, scale, bias)
+                extra = extra / len(micro_batches)
+            backward(contrastive + extra)
+            extras += float(extra.detach())
+    return float(contrastive.detach()) + extras
+
+
+def _forward(model: Any, batch: tuple[Any, ...]) -> tuple[Any, Any, Any, Any, torch.Tensor]:
+    """The model's outputs for one micro-batch with its extra loss term (0 when it has none)."""
+    image_features, text_features, scale, bias, *extra = model(*batch)
+    return (image_features, text_features, scale, bias,
+            extra[0] if extra else torch.zeros((), device=image_features.device))

@@ -10,6 +10,11 @@ One function, :func:`train`, runs unchanged in one process on CPU, on one GPU, a
   ``run.log_ranks`` is on;
 - ``export/``: the final model (open_clip config + safetensors + provenance).
 
+With ``loss.region_weight > 0`` the step adds the region loss (:mod:`rsvl.training.regions`):
+the batch's phrases go through the text tower as extra rows of the same forward pass, the patch
+tokens are tapped from the image tower's pass (:class:`rsvl.models.patches.PatchTap`), and the
+log has ``loss_region`` (unweighted) and ``regions_per_batch`` beside ``loss`` (the total).
+
 Resuming restores weights, optimizer and step from the newest ``step_N``; the data position is
 a pure function of the step (see :mod:`rsvl.training.data`; mixture files too), so a resumed CPU
 run reproduces the uninterrupted run's losses exactly.
@@ -43,6 +48,7 @@ from rsvl.training.data import (
     ContrastiveStream,
     MixtureStream,
     open_training_data,
+    require_regions,
     steps_per_epoch,
 )
 from rsvl.training.eval_hook import zero_shot_metrics
@@ -54,6 +60,7 @@ from rsvl.training.optim import (
     lr_at,
     set_lr,
 )
+from rsvl.training.regions import RegionOptions, region_loss, region_tap
 from rsvl.training.sharding import FullModel, enable_fsdp, scalar
 
 STATE_FILE = "trainer_state.json"
@@ -135,6 +142,12 @@ def train(config: TrainConfig) -> TrainResult:
     # The one decision of what this run may see (split, removed.json, mixture membership).
     training = open_training_data(data.train, data.source, data.split)
     mixture, units = training.mixture, training.units
+    region_weight = config.loss.region_weight
+    # Refused before anything is written: FSDP, patch dropout, no patch tokens, no regions.
+    tap = None
+    if region_weight > 0:
+        tap = region_tap(model, config.model.spec, sharded)
+        require_regions(units)
     world = accelerator.num_processes
     accum = config.optim.accum_steps
     global_batch = config.data.batch_size * world * accum
@@ -169,6 +182,26 @@ def train(config: TrainConfig) -> TrainResult:
                     output.get("logit_bias"))
         return output[0], output[1], output[2], output[3] if len(output) > 3 else None
 
+    region_terms: list[float] = []  # this step's region loss per micro-batch, for the log
+
+    def encode_with_regions(images: torch.Tensor, texts: torch.Tensor,
+                            regions: dict[str, torch.Tensor]) -> tuple[Any, ...]:
+        """One forward pass for captions and the batch's phrases (the text tower sees them as
+        extra rows), the patch tokens tapped from it; the weighted region loss as extra term."""
+        assert tap is not None
+        captions = len(texts)
+        phrases = regions["text"]
+        if len(phrases):
+            texts = torch.cat([texts, phrases.to(texts.device)])
+        image_features, text_features, scale, bias = encode(images, texts)
+        if not torch.is_grad_enabled():  # accumulation's caching pass: features only
+            return image_features, text_features[:captions], scale, bias
+        term = region_loss(tap.patches(images.shape), regions["coverage"], regions["image"],
+                           text_features[captions:], regions["label"], scale)
+        region_terms.append(float(term.detach()))
+        return image_features, text_features[:captions], scale, bias, region_weight * term
+
+    grid = size // unwrapped.visual.patch_size[0] if tap else 0
     stream_options: dict[str, Any] = dict(
         rank=accelerator.process_index, world_size=world, batch_size=data.batch_size,
         transform=train_transform, tokenizer=CaptionTokens(loaded.tokenizer), seed=run.seed,
@@ -176,6 +209,8 @@ def train(config: TrainConfig) -> TrainResult:
         shuffle_buffer=data.shuffle_buffer, captions=data.captions,
         caption_choice=data.caption_choice, split=data.split,
         cache_bytes=data.cache_mb << 20, sample_filter=training.sample_filter,
+        regions=RegionOptions(grid, config.loss.region_min_patches,
+                              config.loss.region_max_per_image) if tap else None,
     )
     stream = (MixtureStream(mixture, **stream_options) if mixture
               else ContrastiveStream(units, **stream_options))
@@ -196,10 +231,13 @@ def train(config: TrainConfig) -> TrainResult:
         lr = lr_at(step, config.optim.lr, config.optim.warmup_steps, total_steps,
                    config.optim.min_lr)
         set_lr(optimizer, lr)
-        pairs = [(b["image"].to(accelerator.device), b["text"].to(accelerator.device))
-                 for b in micro]
+        device = accelerator.device
+        inputs = [(b["image"].to(device), b["text"].to(device),
+                   *([{k: v.to(device) for k, v in b["regions"].items()}] if tap else []))
+                  for b in micro]
+        region_terms.clear()
         loss = accumulated_backward(
-            encode, pairs, loss_fn, accelerator.backward,
+            encode_with_regions if tap else encode, inputs, loss_fn, accelerator.backward,
             no_sync=lambda: accelerator.no_sync(model), autocast=accelerator.autocast,
         )
         if world > 1:  # a rank's value is its share (local_loss, SigLIP): log the global one
@@ -224,6 +262,7 @@ def train(config: TrainConfig) -> TrainResult:
                 "loss": loss, "lr": lr, "epoch": epoch, "samples_per_s": round(speed, 2),
                 "logit_scale": math.exp(scalar(unwrapped.logit_scale)), **_bias(unwrapped),
                 "corrupt_samples": total_corrupt, "num_processes": world,
+                **(_region_fields(accelerator, region_terms, micro) if tap else {}),
             }, step=step)
             progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{speed:.0f}")
             window_start, window_steps = time.perf_counter(), 0
@@ -233,6 +272,8 @@ def train(config: TrainConfig) -> TrainResult:
         if run.save_every and step % run.save_every == 0 and step < total_steps:
             save_checkpoint(accelerator, out_dir, step, run.keep_last)
     del batches, loader
+    if tap:
+        tap.close()
     progress.close()
     if data.captions != "short":
         no_long.report(accelerator, step)
@@ -247,6 +288,17 @@ def train(config: TrainConfig) -> TrainResult:
     accelerator.end_training()
     result.step = step
     return result
+
+
+def _region_fields(accelerator: Accelerator, terms: list[float], micro: list[dict[str, Any]]
+                   ) -> dict[str, float]:
+    """The step's region loss (mean over micro-batches and ranks, unweighted) and how many
+    regions a rank's micro-batch held on average, for the log."""
+    regions = sum(len(b["regions"]["label"]) for b in micro) / len(micro)
+    values = torch.tensor([sum(terms) / max(len(terms), 1), regions], device=accelerator.device)
+    if accelerator.num_processes > 1:
+        values = accelerator.reduce(values, reduction="mean")
+    return {"loss_region": float(values[0]), "regions_per_batch": float(values[1])}
 
 
 class _NoLongCaptions:

@@ -85,6 +85,33 @@ def test_accumulated_micro_batches_give_the_big_batch_gradient(kind: str) -> Non
     assert not torch.allclose(separate, full["visual.proj"], atol=1e-6)
 
 
+def test_accumulated_extra_terms_are_the_mean_of_each_micro_batch_term() -> None:
+    """A per-micro-batch term (the region loss) joins the big batch's contrastive loss as the
+    mean over micro-batches, the temperature's share included."""
+    model, images, texts = _model_and_batch()
+
+    def extra(image_features: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        return scale * image_features[:, 0].square().mean()
+
+    def with_extra(images: torch.Tensor, texts: torch.Tensor) -> tuple[Any, ...]:
+        image_features, text_features, scale, bias = _encode(model)(images, texts)
+        return image_features, text_features, scale, bias, extra(image_features, scale)
+
+    model.zero_grad(set_to_none=True)
+    image_features, text_features, scale, _ = _encode(model)(images, texts)
+    expected = make_loss(0, 1, False)(image_features, text_features, scale) + (
+        extra(image_features[:4], scale) + extra(image_features[4:], scale)) / 2
+    expected.backward()
+    full = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    halves = [(images[:4], texts[:4]), (images[4:], texts[4:])]
+    loss = accumulated_backward(with_extra, halves, make_loss(0, 1, False),
+                                lambda x: x.backward())
+    assert loss == pytest.approx(float(expected), abs=1e-5)
+    for name, parameter in model.named_parameters():
+        assert torch.allclose(full[name], parameter.grad, atol=1e-6, rtol=1e-4), name
+
+
 def test_siglip_equals_the_naive_full_matrix_loss() -> None:
     model, images, texts = _model_and_batch("siglip")
     image_features, text_features, scale, bias = model(images, texts)
