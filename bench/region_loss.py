@@ -1,8 +1,9 @@
 """Region-level training loss (``loss.region_weight``): what it buys in localisation, what it costs.
 
 On the built-in synthetic region as the demo built it when this was measured (a 3000 m region;
-the demo now uses 2400 m), 64 px chips, 400 m split cells, 70 % train / 30 % test, ``rsvl-tiny`` is trained from scratch on the train split in four
-settings, each with the same seeds, steps and batch size:
+the demo now uses 2400 m), 64 px chips, 400 m split cells, 70 % train / 30 % test,
+``rsvl-tiny`` is trained from scratch on the train split in four settings, each with the same
+seeds, steps and batch size:
 
 - **region off**: the demo's training recipe, short captions (``data.captions=short``);
 - **region on**: the same plus ``loss.region_weight=1`` (everything else equal: the data order
