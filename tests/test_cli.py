@@ -41,3 +41,19 @@ def test_help_imports_no_heavy_stack() -> None:
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert result.stdout.strip().splitlines()[-1] == "[]", (argv, result.stderr[-500:])
+
+
+def test_an_in_process_call_gives_the_caller_its_sigterm_handler_back(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    def mine(signum: int, frame: object) -> None:  # pragma: no cover - never delivered
+        pass
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert main(["search", "query", "/no/such/index", "x"]) == 2  # a one-line user error
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "error" in capsys.readouterr().err

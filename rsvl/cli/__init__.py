@@ -68,9 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rsvl`` console script and ``python -m rsvl``."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = args_list[0] if args_list else ""
-    if threading.current_thread() is threading.main_thread():
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
         # SIGTERM (a scheduler's stop, `kill`) stops like Ctrl-C: temporaries cleaned, one line.
-        signal.signal(signal.SIGTERM, _interrupt)
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     try:
         # Parsing imports the subcommand's module: an OS error there (too many open files)
         # gets the same one line as one in the job.
@@ -88,8 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rsvl {command}: {message}", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        if argv is None and threading.current_thread() is threading.main_thread():
+        if in_main_thread and argv is None:
             # The job is over (done, failed or stopped) and the process exits: a Ctrl-C now
             # would only print a traceback from the interpreter's exit hooks (torch's).
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif in_main_thread:
+            # Called from Python (a notebook, a test): give the caller its own handler back
+            # (processes it forks later inherit it).
+            signal.signal(signal.SIGTERM, previous_sigterm)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
-import multiprocessing
 import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -183,15 +185,30 @@ def test_pickled_reader_reopens(make_geotiff, gradient, grid_bounds) -> None:
     np.testing.assert_array_equal(imagery.read(bounds, 16).rgb, before.rgb)
 
 
-_INHERITED: dict[str, Any] = {}  # what forked children see without pickling
+# Run in a fresh interpreter: forking the test process itself, whose other threads may hold
+# locks (GDAL's, logging's) at that moment, can deadlock a child for reasons of its own.
+_FORKED_READS = """
+import json, multiprocessing, pickle, sys
+from rsvl.imagery import open_imagery
 
+imagery = open_imagery(sys.argv[1])
+windows = [tuple(w) for w in json.loads(sys.argv[2])]
 
-def _read_every_window(imagery: Any, bounds: list[tuple[float, ...]]) -> list[bytes]:
-    return [imagery.read(window, 16).rgb.tobytes() for window in bounds]
+def read_every(reader, bounds):
+    return [reader.read(window, 16).rgb.tobytes() for window in bounds]
 
+def read_inherited(bounds):
+    return read_every(imagery, bounds)
 
-def _read_with_the_inherited_reader(bounds: list[tuple[float, ...]]) -> list[bytes]:
-    return _read_every_window(_INHERITED["imagery"], bounds)
+imagery.read(windows[0], 16)  # the parent's handle is open when the children fork
+expected = read_every(pickle.loads(pickle.dumps(imagery)), windows)
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    results = [pool.apply_async(read_inherited, (windows[i::2] * 4,)) for i in range(2)]
+    got = [result.get(timeout=120) for result in results]
+assert all(got[i] == expected[i::2] * 4 for i in range(2)), "a child read another's bytes"
+assert imagery.read(windows[5], 16).rgb.tobytes() == expected[5], "the parent's handle moved"
+print("same bytes")
+"""
 
 
 def test_forked_workers_do_not_share_the_parents_file_handle(make_geotiff, grid_bounds) -> None:
@@ -199,23 +216,12 @@ def test_forked_workers_do_not_share_the_parents_file_handle(make_geotiff, grid_
     # offset in two children at once returns each other's bytes (seen as random "mostly
     # nodata" chips in two-worker builds). Each child must open its own.
     pixels = np.random.default_rng(0).integers(0, 256, (3, 512, 512), dtype=np.uint8)
-    imagery = open_imagery(make_geotiff("f.tif", pixels, compress="deflate", blockxsize=16,
-                                        blockysize=16))
-    windows = [grid_bounds(col, row, 16, 16) for row in range(0, 512, 16)
+    path = make_geotiff("f.tif", pixels, compress="deflate", blockxsize=16, blockysize=16)
+    windows = [list(grid_bounds(col, row, 16, 16)) for row in range(0, 512, 16)
                for col in range(0, 512, 16)]
-    imagery.read(windows[0], 16)  # the parent's handle is open when the children fork
-    expected = _read_every_window(pickle.loads(pickle.dumps(imagery)), windows)
-    _INHERITED["imagery"] = imagery
-    try:
-        with multiprocessing.get_context("fork").Pool(2) as pool:
-            results = [pool.apply_async(_read_with_the_inherited_reader, (windows[i::2] * 4,))
-                       for i in range(2)]
-            got = [result.get(timeout=120) for result in results]
-    finally:
-        _INHERITED.clear()
-    for i in range(2):
-        assert got[i] == expected[i::2] * 4
-    np.testing.assert_array_equal(imagery.read(windows[5], 16).rgb.tobytes(), expected[5])
+    done = subprocess.run([sys.executable, "-c", _FORKED_READS, str(path), json.dumps(windows)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "same bytes", done.stderr
 
 
 def test_rotated_raster_is_read_north_up(make_geotiff, gradient) -> None:
