@@ -335,6 +335,13 @@ def bench_real(rng: np.random.Generator) -> list[dict[str, Any]]:
     return rows
 
 
+def print_sweep(points: list[dict[str, Any]]) -> None:
+    """One line per nprobe: latency and recall."""
+    for point in points:
+        print(f"    nprobe {point['nprobe']:>4}: {point['ms']:6.2f} ms, "
+              f"recall@10 {point['recall_at_10']:.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
@@ -378,9 +385,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['ivf_nlist']} nprobe {default['nprobe']}: {default['ms']:.2f} ms, "
               f"recall@10 {default['recall_at_10']:.3f} | build {row['ivf_build_s']:.1f} s, "
               f"save {row['save_s']:.2f} s, load {row['load_s']:.2f} s", flush=True)
-        for point in row["ivf_sweep"]:
-            print(f"    nprobe {point['nprobe']:>4}: {point['ms']:6.2f} ms, "
-                  f"recall@10 {point['recall_at_10']:.3f}")
+        print_sweep(row["ivf_sweep"])
     past_ram = bench_past_ram(args.past_ram, args.dim, args.queries, rng) if args.past_ram else {}
     if past_ram:
         print(f"past RAM, {past_ram['count']:,} x {past_ram['dim']} float16 GeoParquet "
@@ -393,9 +398,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{past_ram['recall_at_10']:.3f} | exact-streaming "
               f"{past_ram['streaming_exact_ms_per_query_batched']:.0f} ms/query batched | peak "
               f"RSS {past_ram['peak_rss_gb']:.1f} GB", flush=True)
-        for point in past_ram["nprobe_sweep"]:
-            print(f"    nprobe {point['nprobe']:>4}: {point['ms']:6.2f} ms, "
-                  f"recall@10 {point['recall_at_10']:.3f}")
+        print_sweep(past_ram["nprobe_sweep"])
     payload = {"benchmark": "search_latency", "dim": DIM, "past_ram": past_ram, "k": K,
                "queries": args.queries,
                "data": f"Gaussian mixture, one centre per {POINTS_PER_CENTRE} points, "
