@@ -49,7 +49,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -313,28 +313,36 @@ def owned_batches(first: int, last: int, worker: int, workers: int) -> int:
     return before(last) - before(first)
 
 
-def read_unit(unit: Unit) -> Iterator[RawSample]:
-    """Raw samples of one unit in stored order; a shard that ends early yields one corrupt mark."""
-    if unit.row_group is None:
+def read_unit(unit: Unit, regions: bool = False) -> Iterator[RawSample]:
+    """Raw samples of one unit in stored order; a shard that ends early yields one corrupt mark.
+
+    ``regions``: keep each sample's region-text pairs (only the region loss reads them; left
+    out, they neither fill the cache nor, from Parquet, get read at all).
+    """
+    if unit.row_group is not None:
+        yield from _read_row_group(unit.path, unit.row_group, regions)
+    elif regions:
         yield from stream_shard(unit.path)
     else:
-        yield from _read_row_group(unit.path, unit.row_group)
+        for sample in stream_shard(unit.path):
+            yield replace(sample, regions=None) if sample.regions else sample
 
 
-def _read_row_group(path: Path, row_group: int) -> Iterator[RawSample]:
+def _read_row_group(path: Path, row_group: int, regions: bool) -> Iterator[RawSample]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
-    wanted = ("key", "image", "captions", "split", "long_captions", "regions")
+    wanted = ("key", "image", "captions", "split", "long_captions",
+              *(("regions",) if regions else ()))
     columns = [c for c in wanted if c in parquet.schema_arrow.names]
     for row in parquet.read_row_group(row_group, columns=columns).to_pylist():
         image = (row.get("image") or {}).get("bytes")
         captions = list(row["captions"] or []) or None
         # Files written before the column existed have no long captions.
         long = [c for c in row.get("long_captions") or [] if c]
-        regions = row.get("regions")  # JSON text, as the shards' regions.json member
+        pairs = row.get("regions")  # JSON text, as the shards' regions.json member
         yield RawSample(str(row["key"]), image, captions, row.get("split"), long,
-                        regions.encode() if regions is not None else None)
+                        pairs.encode() if pairs is not None else None)
 
 
 def decode_image(sample: RawSample) -> Image.Image | None:
@@ -410,7 +418,7 @@ class ContrastiveStream(torch.utils.data.IterableDataset):
         self.caption_choice = caption_choice
         self.split = split
         self.sample_filter = sample_filter or SampleFilter(frozenset([split] if split else []))
-        self.cache = UnitCache(cache_bytes)
+        self.cache = UnitCache(cache_bytes, regions=regions is not None)
         self.tokenizer = tokenizer
         self.regions = regions
 
@@ -536,8 +544,9 @@ class UnitCache:
     Each DataLoader worker holds its own cache.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, regions: bool = False) -> None:
         self.max_bytes = max_bytes
+        self.regions = regions  # read (and keep) region-text pairs: see read_unit
         self.used = 0
         self.units: dict[Unit, list[RawSample]] = {}
 
@@ -549,7 +558,7 @@ class UnitCache:
             return
         kept: list[RawSample] | None = [] if self.used < self.max_bytes else None
         size = 0
-        for sample in read_unit(unit):
+        for sample in read_unit(unit, self.regions):
             yield sample
             if kept is not None:
                 texts = [*(sample.captions or []), *sample.long_captions]

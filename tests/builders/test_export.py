@@ -237,3 +237,19 @@ def test_footprints_geoparquet(tmp_path: Path, dataset: list[Record]) -> None:
     assert list(frame["key"]) == [r.key for r in dataset]
     lon, lat = frame.geometry.iloc[0].centroid.coords[0]
     assert -10 < lon < -8 and 38 < lat < 40  # UTM 29N near Portugal
+
+
+def test_training_reads_region_pairs_only_when_asked(tmp_path: Path, dataset: list[Record]) -> None:
+    from rsvl.training.data import UnitCache, list_units, read_unit
+
+    pairs = [{"osm_id": "way/0", "phrase": "farmland", "box": [0, 0, 2, 2], "mask": "x"}]
+    dataset[0].extra["regions"] = pairs
+    write_parquet(tmp_path, dataset)
+    write_shards(tmp_path, dataset, shard_size=10)
+    for source in (tmp_path / "parquet" / "train.parquet", tmp_path / "shards" / "train"):
+        units = list_units(source)
+        wanted = {s.key: s.regions for unit in units for s in read_unit(unit, regions=True)}
+        assert json.loads(wanted["fixture-way-0"] or "") == pairs
+        # With the region loss off they are neither read from Parquet nor kept in the cache.
+        assert {s.regions for unit in units for s in read_unit(unit)} == {None}
+        assert {s.regions for unit in units for s in UnitCache(1 << 20).read(unit)} == {None}
