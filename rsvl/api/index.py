@@ -29,6 +29,7 @@ from PIL import Image
 from rsvl import __version__
 from rsvl.api.backends import (
     FILE_BACKENDS,
+    FaissBackend,
     SearchBackend,
     choose_backend,
     make_backend,
@@ -368,8 +369,7 @@ class ImageIndex:
             if self.backend_name != "exact":
                 embeddings = np.asarray(embeddings, dtype=np.float32)
             self._backend = make_backend(self.backend_name, embeddings, self._saved_backend)
-        if self._nprobe is not None:
-            self._apply_nprobe(self._backend, self._nprobe)
+        self._tune_backend()
         return self._backend
 
     def set_nprobe(self, nprobe: int) -> ImageIndex:
@@ -387,15 +387,14 @@ class ImageIndex:
                               f"uses {self.backend_name}")
         self._nprobe = int(nprobe)
         if self._backend is not None:
-            self._apply_nprobe(self._backend, self._nprobe)
+            self._tune_backend()
         return self
 
-    @staticmethod
-    def _apply_nprobe(backend: SearchBackend, nprobe: int) -> None:
-        set_nprobe = getattr(backend, "set_nprobe", None)
-        if set_nprobe is None:
-            raise ConfigError(f"nprobe applies to IVF indexes; this one is {backend.name}")
-        set_nprobe(nprobe)
+    def _tune_backend(self) -> None:
+        """Apply :meth:`set_nprobe`'s setting to the built backend (an IVF one: checked there)."""
+        if self._nprobe is not None:
+            assert isinstance(self._backend, FaissBackend)
+            self._backend.set_nprobe(self._nprobe)
 
     @property
     def model(self) -> RsvlModel:
