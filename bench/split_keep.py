@@ -1,6 +1,7 @@
 """How many chips the spatial split keeps, per region: kept / chips that pass every other check.
 
-For each region (the built-in synthetic region, the demo's region, and the real Sintra and
+For each region (the built-in region with every build default, a smaller synthetic one, the
+demo's region, and the real Sintra and
 Kampala regions in ``../shared/data`` when present) the caption build runs twice: once with
 the split settings under test, once with one split cell covering everything (nothing can be
 lost to the split). The second build's chip count is the number of chips that pass the
@@ -32,9 +33,13 @@ NO_SPLIT = 1e9  # one cell over any region: the split drops nothing
 
 
 def _regions(tmp: Path, demo_size_m: float) -> dict[str, dict[str, Any]]:
+    built_in = generate_region(tmp / "built-in", tiles=False)  # `rsvl region`'s defaults
     synthetic = generate_region(tmp / "synthetic", seed=0, size_m=1000, tiles=False)
     demo = generate_region(tmp / "demo", seed=0, size_m=demo_size_m, tiles=False)
     regions: dict[str, dict[str, Any]] = {
+        f"built-in region ({built_in.size_m:.0f} m, every build default)": {
+            "osm": str(built_in.osm_path), "imagery": str(built_in.orthophoto_path),
+            "recipe": (None, (0.8, 0.1, 0.1))},
         "synthetic (1000 m, 128 px)": {
             "osm": str(synthetic.osm_path), "imagery": str(synthetic.orthophoto_path),
             "rule": ChipRule(chip_size=128), "partition_px": 500,
@@ -95,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "split_report": kept["split_report"]}
             report = kept["split_report"] or {}
             shares = {s: n["kept"] for s, n in report.get("per_split", {}).items()}
+            how = (f"cells {report.get('cell_m', 0):.0f} m"
+                   if report.get("method", "cells") == "cells" else "grown held-out regions")
             print(f"{name}: kept {kept['chips']} of {eligible['chips']} eligible chips "
-                  f"({rate:.0%}), cells {report.get('cell_m', 0):.0f} m, per split {shares}")
+                  f"({rate:.0%}), {how}, per split {shares}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     results = RESULTS.with_name(f"split_keep{'_recipe' if args.recipe else ''}"
                                 f"{'' if args.guard_m is None else f'_guard{args.guard_m:g}'}.json")

@@ -5,7 +5,8 @@ Stages (each resumable):
 1. read the features around the imagery, clean their tags, pick the focus objects;
 2. frame every focus object's chip (no pixel read), then in one process, in key order, remove
    near-duplicates and apply the split rule (:mod:`rsvl.builders.splits`: the cell of the
-   chip's centre, and a guard band between splits) over all chips' footprints;
+   chip's centre, or on a region too small for cells one region grown per held-out split,
+   and a guard band between splits) over all chips' footprints;
 3. per spatial partition, in a process pool: read, check, caption and write only the chips
    kept (``OUT/.partitions/round0/p00003.jsonl`` marks a partition complete); a chip rejected
    for its pixels may free a neighbour it suppressed, which a next round reads;
@@ -70,7 +71,7 @@ from rsvl.builders.settings import (
     chip_reach,
     native_resolution,
 )
-from rsvl.builders.splits import cell_size
+from rsvl.builders.splits import plan_splits
 from rsvl.data.atomic import remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
 from rsvl.data.shards import SHARDS_DIR
@@ -114,8 +115,10 @@ class BuildResult:
         split = self.manifest.get("split")
         if split:
             how = ("chosen from the chips" if split["cell_m_chosen"] != "given" else "given")
-            lines.append(f"split cells: {split['cell_m']:.0f} m ({how}); dropped near another "
-                         "split: " + ", ".join(
+            where = (f"split cells: {split['cell_m']:.0f} m ({how})"
+                     if split.get("method", "cells") == "cells" else
+                     "split: one grown region per held-out split (too few cells fit)")
+            lines.append(f"{where}; dropped near another split: " + ", ".join(
                              f"{s} {n['dropped_near_other_split']}"
                              for s, n in split["per_split"].items()))
             empty = [s for s, f in zip(SPLITS, split["fractions"], strict=True)
@@ -247,17 +250,17 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
             state.candidates.append(Candidate(row["key"], row["footprint"], crs, row["grid"]))
             state.home[row["key"]] = (path, row["osm_id"])
     state.candidates.sort(key=lambda c: c.key)
-    # The cells are chosen once, from the chips that are not near-duplicates of one another
+    # The splits are planned once, from the chips that are not near-duplicates of one another
     # by footprint (pixels unknown yet), so later rounds do not move them.
     duplicates = near_duplicates([c.footprint for c in state.candidates],
                                  [c.crs for c in state.candidates],
                                  [None] * len(state.candidates), config.max_iou)
     unique = [c.grid for i, c in enumerate(state.candidates) if i not in duplicates]
-    cell = cell_size(config.split, np.array(unique).reshape(-1, 4), config.seed)
+    plan = plan_splits(np.array(unique).reshape(-1, 4), config.split, config.seed)
     for round_number in itertools.count():
         live = [c for c in state.candidates if c.key not in state.rejected]
         selection = select_chips(live, state.pixels, config.max_iou, config.split,
-                                 config.seed, cell)
+                                 config.seed, plan)
         unread = [key for key in selection.kept if key not in state.records]
         if not unread:
             return state, selection

@@ -17,11 +17,10 @@ import shapely
 
 from rsvl.builders.splits import (
     NEAR_OTHER_SPLIT,
+    SplitPlan,
     SplitRule,
-    cell_size,
-    centre_splits,
-    guard_conflicts,
-    split_cell_report,
+    decide_splits,
+    plan_splits,
 )
 from rsvl.data.records import Record
 from rsvl.errors import ConfigError
@@ -124,7 +123,7 @@ class Selection:
 
 
 def select_chips(candidates: Sequence[Candidate], pixels: Mapping[str, str], max_iou: float,
-                 rule: SplitRule, seed: int, cell: float | None = None) -> Selection:
+                 rule: SplitRule, seed: int, plan: SplitPlan | None = None) -> Selection:
     """Near-duplicates and split safety over all candidates: what to keep (and so to read).
 
     Candidates whose pixels are not read yet count as valid and unique; the caller reads the
@@ -138,27 +137,26 @@ def select_chips(candidates: Sequence[Candidate], pixels: Mapping[str, str], max
         max_iou: Footprint IoU above which a chip is a near-duplicate of a kept one.
         rule: The split rule.
         seed: Seed of the split cells.
-        cell: The cell side when the caller resolved it (from all framed chips, so that the
-            cells do not change as pixel checks reject some); default from ``candidates``.
+        plan: The split plan when the caller made it (from all framed chips, so that the
+            splits do not change as pixel checks reject some); default from ``candidates``.
     """
     duplicates = near_duplicates([c.footprint for c in candidates],
                                  [c.crs for c in candidates],
                                  [pixels.get(c.key) for c in candidates], max_iou)
     grid = np.array([c.grid for c in candidates], dtype=np.float64).reshape(-1, 4)
-    cell = cell_size(rule, grid, seed) if cell is None else cell
-    all_splits = centre_splits(grid, cell, seed, rule.fractions)
+    plan = plan_splits(grid, rule, seed) if plan is None else plan
+    all_splits = plan.assign(grid)[0]
     survivors = [i for i in range(len(candidates)) if i not in duplicates]
-    survivor_splits = [all_splits[i] for i in survivors]
-    too_close = guard_conflicts(grid[survivors], survivor_splits, rule.guard_m, rule.fractions)
+    decision = decide_splits(grid[survivors], rule, seed, plan)
     dropped = {candidates[i].key: reason for i, reason in duplicates.items()}
     kept = []
-    for index, drop in zip(survivors, too_close, strict=True):
+    for index, drop in zip(survivors, decision.dropped, strict=True):
         if drop:
             dropped[candidates[index].key] = NEAR_OTHER_SPLIT
         else:
             kept.append(candidates[index].key)
     splits = {c.key: split for c, split in zip(candidates, all_splits, strict=True)}
-    report = split_cell_report(cell, rule, survivor_splits, too_close)
+    report = decision.report
     return Selection(kept, splits, dropped, report)
 
 

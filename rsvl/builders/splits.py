@@ -86,24 +86,117 @@ class SplitDecision:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def cell_size(rule: SplitRule, boxes: np.ndarray, seed: int) -> float:
-    """The rule's cell side, or the automatic one for chips ``boxes`` (``N x 4``, grid CRS)."""
-    return auto_cell_size(boxes, rule, seed) if rule.cell_m is None else float(rule.cell_m)
+@dataclass(frozen=True)
+class SplitPlan:
+    """How a build's chips get their splits, fixed once from all the chips it frames so that
+    chips read in later rounds (or rejected for their pixels) do not move the others.
+
+    Attributes:
+        cell_m: The cell side (``method="cells"``), or the side the cells would have had.
+        seed: Seed of the cell hash.
+        fractions: Train/val/test fractions.
+        method: ``"cells"`` (each chip takes its centre cell's split) or
+            ``"held_out_regions"`` (each held-out split one region grown through the chips,
+            :mod:`rsvl.builders.held_out`, chosen when cells cannot keep :data:`AUTO_KEEP`).
+        planned: For held-out regions, the planned chips' footprints, splits and whether
+            each is dropped (a region's boundary).
+    """
+
+    cell_m: float
+    seed: int
+    fractions: tuple[float, ...]
+    method: str = "cells"
+    planned: tuple[np.ndarray, tuple[str, ...], tuple[bool, ...]] | None = None
+
+    def assign(self, boxes: np.ndarray) -> tuple[list[str], list[bool]]:
+        """Per chip (``N x 4``, grid CRS) its split, and whether the plan drops it.
+
+        A chip the plan did not see (a near-duplicate kept once its twin was rejected) takes
+        the split of the planned chip it overlaps most, or else of the nearest.
+        """
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if self.planned is None:
+            return centre_splits(boxes, self.cell_m, self.seed, self.fractions), [False] * len(
+                boxes)
+        planned, splits, dropped = self.planned
+        where = {tuple(box): index for index, box in enumerate(planned.tolist())}
+        chosen = [where.get(tuple(box), -1) for box in boxes.tolist()]
+        for position, index in enumerate(chosen):
+            if index < 0:
+                overlap = _overlap(planned, boxes[position])
+                centre = (boxes[position, :2] + boxes[position, 2:]) / 2
+                distance = np.linalg.norm((planned[:, :2] + planned[:, 2:]) / 2 - centre, axis=1)
+                chosen[position] = int(np.lexsort((distance, -overlap))[0])
+        return [splits[i] for i in chosen], [dropped[i] for i in chosen]
+
+    def report(self, rule: SplitRule, splits: Sequence[str], dropped: Sequence[bool]
+               ) -> dict[str, Any]:
+        """The manifest's ``split`` section for chips with these splits and drops."""
+        report = split_cell_report(self.cell_m, rule, splits, dropped)
+        report["method"] = self.method
+        if self.method != "cells":
+            report["cell_m_chosen"] = (
+                f"not used: no cell side kept >= {AUTO_KEEP:.0%} of the chips, so each held-out "
+                "split is one region grown through the chips (rsvl.builders.held_out)")
+        return report
 
 
-def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int) -> SplitDecision:
+def _overlap(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Overlap area of each of ``boxes`` with ``box``."""
+    return (np.maximum(0.0, np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]))
+            * np.maximum(0.0, np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])))
+
+
+def plan_splits(boxes: np.ndarray, rule: SplitRule, seed: int) -> SplitPlan:
+    """The split plan for chips ``boxes`` (``N x 4``, grid CRS).
+
+    A given cell side is used as it is. Otherwise the automatic cells
+    (:func:`auto_cell_size`) are used if they give every asked split chips and keep
+    :data:`AUTO_KEEP` of them (cells spread held-out chips over the region); if not,
+    held-out regions grown through the chips (:func:`rsvl.builders.held_out.grow_held_out`)
+    replace them when their kept chips follow the fractions better (the same score).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    fractions = tuple(rule.fractions)
+    if rule.cell_m is not None:
+        return SplitPlan(float(rule.cell_m), seed, fractions)
+    score, cell = _best_cells(boxes, rule, seed)
+    cells = SplitPlan(cell, seed, fractions)
+    if (score[0] and score[1]) or len(boxes) < 2:
+        return cells
+    from rsvl.builders.held_out import grow_held_out
+
+    neighbours = _neighbours(boxes, rule.guard_m)
+    best: tuple[tuple[bool, bool, float, int], SplitPlan] = (score, cells)
+    for share in (1.0, 0.9, 0.8, 0.7):  # the shares are of the chips kept, unknown before
+        splits, dropped = grow_held_out(boxes, neighbours, fractions,
+                                        max(1, round(share * len(boxes))))
+        grown = _score(splits, dropped, rule)
+        if grown > best[0]:
+            best = (grown, SplitPlan(cell, seed, fractions, "held_out_regions",
+                                     (boxes.copy(), tuple(splits), tuple(dropped))))
+    return best[1]
+
+
+def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
+                  plan: SplitPlan | None = None) -> SplitDecision:
     """Assign chips to splits and drop those too close to a chip of another split.
 
     Args:
         boxes: ``N x 4`` chip footprints in :data:`GRID_CRS`.
         rule: The split rule.
         seed: Seed of the cell hash.
+        plan: The plan to follow (default: :func:`plan_splits` of these chips).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    cell = cell_size(rule, boxes, seed)
-    splits = centre_splits(boxes, cell, seed, rule.fractions)
-    dropped = guard_conflicts(boxes, splits, rule.guard_m, rule.fractions)
-    return SplitDecision(splits, dropped, split_cell_report(cell, rule, splits, dropped))
+    plan = plan_splits(boxes, rule, seed) if plan is None else plan
+    splits, dropped = plan.assign(boxes)
+    rest = [i for i, drop in enumerate(dropped) if not drop]
+    close = guard_conflicts(boxes[rest], [splits[i] for i in rest], rule.guard_m,
+                            rule.fractions)
+    for index, drop in zip(rest, close, strict=True):
+        dropped[index] = drop
+    return SplitDecision(splits, dropped, plan.report(rule, splits, dropped))
 
 
 @lru_cache(maxsize=16)
@@ -175,26 +268,40 @@ def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
     the chips near cells of another split; large ones lose few chips but leave few cells to
     share out. When no size keeps :data:`AUTO_KEEP`, the one keeping most chips wins.
     """
-    if not len(boxes):
-        return 1.0
+    return _best_cells(boxes, rule, seed)[1]
+
+
+Score = tuple[bool, bool, float, int]
+
+
+def _score(splits: Sequence[str], dropped: Sequence[bool], rule: SplitRule) -> Score:
+    """How well kept chips follow the rule, larger is better: every asked split has chips,
+    :data:`AUTO_KEEP` of the chips are kept, ``min(kept in split / fraction)``, chips kept."""
+    kept = [s for s, d in zip(splits, dropped, strict=True) if not d]
+    balanced = min(kept.count(s) / f for s, f in zip(SPLITS, rule.fractions, strict=True)
+                   if f > 0)
+    return (balanced > 0, len(kept) >= AUTO_KEEP * len(splits), balanced, len(kept))
+
+
+def _best_cells(boxes: np.ndarray, rule: SplitRule, seed: int) -> tuple[Score, float]:
+    """:func:`auto_cell_size` with its :func:`_score`."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(boxes):
+        return (False, True, 0.0, 0), 1.0
     median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     median = median if median > 0 else 1.0  # points only: any positive size
-    asked = {s: f for s, f in zip(SPLITS, rule.fractions, strict=True) if f > 0}
-    best: tuple[tuple[bool, bool, float, int], float] | None = None
+    best: tuple[Score, float] | None = None
     for factor in AUTO_CELL_CHIPS:
         cell = factor * median
         splits = centre_splits(boxes, cell, seed, rule.fractions)
-        dropped = guard_conflicts(boxes, splits, rule.guard_m, rule.fractions)
-        kept = [s for s, d in zip(splits, dropped, strict=True) if not d]
-        balanced = min(kept.count(s) / f for s, f in asked.items())
-        score = (balanced > 0, len(kept) >= AUTO_KEEP * len(boxes), balanced, len(kept))
+        score = _score(splits, guard_conflicts(boxes, splits, rule.guard_m, rule.fractions),
+                       rule)
         if best is None or score > best[0]:
             best = (score, cell)
         if len(_cells(boxes, cell)) == 1:
             break  # larger cells change nothing more
     assert best is not None
-    return best[1]
+    return best
 
 
 def _cells(boxes: np.ndarray, cell: float) -> set[tuple[int, int]]:
@@ -228,13 +335,50 @@ def centre_splits(boxes: np.ndarray, cell_size: float, seed: int,
     return splits
 
 
+def close_pairs(boxes: np.ndarray, guard: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``i < j`` of chips (``N x 4``) closer than the guard band.
+
+    The gap between two footprints is the larger of the x and y gaps (negative when they
+    overlap); a pair is close when it is under ``guard`` units, or by default the mean of the
+    two chips' sides. Candidates come from one tree query over the boxes grown by half their
+    band, exact gaps from arithmetic on the boxes.
+    """
+    import shapely
+
+    if guard is not None and guard < 0:
+        raise ConfigError(f"split guard must be non-negative, got {guard}")
+    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    bands = sides if guard is None else np.full(len(boxes), float(guard))
+    half = bands[:, None] / 2 * np.array([-1.0, -1.0, 1.0, 1.0])
+    grown = shapely.box(*(boxes + half).T)
+    first, second = shapely.STRtree(grown).query(grown, predicate="intersects")
+    first, second = first[first < second], second[first < second]
+    a, b = boxes[first], boxes[second]
+    gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
+                     np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
+    close = gap < (bands[first] + bands[second]) / 2
+    return first[close], second[close]
+
+
+def _neighbours(boxes: np.ndarray, guard: float | None, rank: np.ndarray | None = None
+                ) -> list[set[int]]:
+    """Per chip, the chips closer than the guard band (of another rank, if ranks given)."""
+    first, second = close_pairs(boxes, guard)
+    if rank is not None:
+        first, second = first[rank[first] != rank[second]], second[rank[first] != rank[second]]
+    neighbours: list[set[int]] = [set() for _ in range(len(boxes))]
+    for i, j in zip(first.tolist(), second.tolist(), strict=True):
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    return neighbours
+
+
 def guard_conflicts(boxes: np.ndarray, splits: Sequence[str], guard: float | None,
                     fractions: Sequence[float] | None = None) -> list[bool]:
     """Which chips to drop so that chips of different splits keep a guard band apart.
 
-    Two chips of different splits conflict when the gap between their footprints (the larger
-    of the x and y gaps, negative when they overlap) is under the guard: ``guard`` units, or
-    by default the mean of the two chips' sides. Conflicts are resolved by a greedy weighted
+    Two chips of different splits conflict when they are closer than the guard band
+    (:func:`close_pairs`). Conflicts are resolved by a greedy weighted
     cover: the chip with the highest remaining conflicts x sqrt(its split's fraction) is
     dropped first, so a large land-use chip goes before the many houses around it, while a
     test chip (a small fraction) amid training chips is worth several of them and the splits
@@ -251,29 +395,9 @@ def guard_conflicts(boxes: np.ndarray, splits: Sequence[str], guard: float | Non
     Returns:
         Per chip, whether it is dropped.
     """
-    import shapely
-
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if guard is not None and guard < 0:
-        raise ConfigError(f"split guard must be non-negative, got {guard}")
-    sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    bands = sides if guard is None else np.full(len(boxes), float(guard))
-    half = bands[:, None] / 2 * np.array([-1.0, -1.0, 1.0, 1.0])
-    grown = shapely.box(*(boxes + half).T)
-    # Candidate pairs from one tree query over the boxes grown by half their band, exact
-    # gaps from arithmetic on the boxes; pairs of one split never conflict.
-    first, second = shapely.STRtree(grown).query(grown, predicate="intersects")
     rank = np.array([PRIORITY.index(s) for s in splits], dtype=np.int64).reshape(-1)
-    pairs = (first < second) & (rank[first] != rank[second])
-    first, second = first[pairs], second[pairs]
-    a, b = boxes[first], boxes[second]
-    gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
-                     np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
-    close = gap < (bands[first] + bands[second]) / 2
-    neighbours: list[set[int]] = [set() for _ in range(len(boxes))]
-    for i, j in zip(first[close].tolist(), second[close].tolist(), strict=True):
-        neighbours[i].add(j)
-        neighbours[j].add(i)
+    neighbours = _neighbours(boxes, guard, rank)  # pairs of one split never conflict
     # sqrt: at 0.8/0.1/0.1 a test chip outweighs ~3 train chips. Plain counts (no weight)
     # lose fewest chips but empty the held-out cells, whose chips all border training ones;
     # weights of 1/fraction keep the shares but lose a third more chips (bench/split_keep.py).

@@ -9,17 +9,20 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from rsvl.builders.held_out import grow_held_out
 from rsvl.builders.splits import (
     AUTO_CELL_CHIPS,
     AUTO_KEEP,
     NEAR_OTHER_SPLIT,
     SplitDecision,
     SplitRule,
+    _neighbours,
     centre_splits,
     check_fractions,
     decide_splits,
     grid_boxes,
     guard_conflicts,
+    plan_splits,
 )
 from rsvl.errors import ConfigError
 
@@ -151,3 +154,70 @@ def test_bad_cell_size_and_guard() -> None:
         centre_splits(np.zeros((1, 4)), float("nan"), 0, FRACTIONS)
     with pytest.raises(ConfigError, match="guard"):
         SplitRule(guard_m=-1.0)
+
+
+def _dense_chips(count: int, seed: int, extent: float = 400.0, side: float = 60.0
+                 ) -> np.ndarray:
+    """Chips framed on objects in a region a few chips wide: each overlaps many others."""
+    rng = random.Random(seed)
+    chips = []
+    for _ in range(count):
+        x, y = rng.uniform(0, extent - side), rng.uniform(0, extent - side)
+        chips.append((x, y, x + side, y + side))
+    return np.array(chips)
+
+
+def _shared_pixels(boxes: np.ndarray, decision: SplitDecision) -> int:
+    kept = [i for i, drop in enumerate(decision.dropped) if not drop]
+    splits = np.array([decision.splits[i] for i in kept])
+    other = splits[:, None] != splits[None, :]
+    return int((_gaps(boxes[kept])[other] < 0).sum())
+
+
+def test_small_dense_region_grows_held_out_regions() -> None:
+    """Where no cell side keeps 90 %, one grown region per held-out split keeps more chips
+    than the best cells, in the asked shares, and still no pixel is shared across splits."""
+    boxes = _dense_chips(300, 1)
+    rule = SplitRule(fractions=(0.8, 0.1, 0.1))
+    decision = decide_splits(boxes, rule, 0)
+    assert decision.report["method"] == "held_out_regions"
+    assert decision.report["cell_m_chosen"].startswith("not used")
+    assert _shared_pixels(boxes, decision) == 0
+    kept = Counter(s for s, drop in zip(decision.splits, decision.dropped, strict=True)
+                   if not drop)
+    total = sum(kept.values())
+    assert all(0.07 <= kept[s] / total <= 0.13 for s in ("val", "test"))
+    with_cells = [decide_splits(boxes, SplitRule(cell_m=f * 60.0, fractions=rule.fractions), 0)
+                  for f in (1.0, *AUTO_CELL_CHIPS[:8])]
+    best_cells = max(sum(not d for d in c.dropped) for c in with_cells
+                     if len({s for s, d in zip(c.splits, c.dropped, strict=True) if not d}) == 3)
+    assert best_cells < AUTO_KEEP * len(boxes) and total > best_cells
+    assert decide_splits(boxes, rule, 0).splits == decision.splits  # deterministic
+    report = decision.report["per_split"]
+    assert sum(n["kept"] for n in report.values()) == total
+    assert sum(n["dropped_near_other_split"] for n in report.values()) == sum(decision.dropped)
+
+
+def test_held_out_regions_take_whole_clusters() -> None:
+    """A held-out region grown on its own cluster of chips needs no boundary: nothing lost."""
+    clusters = [_dense_chips(count, seed, 150.0, 40.0) + offset
+                for count, seed, offset in ((160, 2, 0.0), (20, 3, 1000.0), (20, 4, 2000.0))]
+    boxes = np.vstack(clusters)
+    splits, dropped = grow_held_out(boxes, _neighbours(boxes, 0.0), (0.8, 0.1, 0.1))
+    assert not any(dropped)
+    assert Counter(splits) == {"train": 160, "val": 20, "test": 20}
+    assert set(splits[160:180]) == {"val"} and set(splits[180:]) == {"test"}
+
+
+def test_plan_assigns_chips_it_did_not_see() -> None:
+    """A chip read in a later round (a near-duplicate freed by a rejected twin) takes the
+    split of the planned chip it overlaps most."""
+    boxes = _dense_chips(300, 1)
+    plan = plan_splits(boxes, SplitRule(), 0)
+    assert plan.method == "held_out_regions"
+    splits, dropped = plan.assign(boxes)
+    index = next(i for i, (s, d) in enumerate(zip(splits, dropped, strict=True))
+                 if s == "test" and not d)
+    twin = boxes[index] + 1.0
+    assert plan.assign(twin[None, :]) == (["test"], [False])
+    assert plan_splits(boxes, SplitRule(cell_m=50.0), 0).method == "cells"
