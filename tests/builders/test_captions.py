@@ -143,6 +143,31 @@ def test_real_region_splits_share_no_pixel(shared_data: Path, tmp_path: Path,
         "near_other_split"]
 
 
+def test_small_region_grows_held_out_regions(tmp_path: Path) -> None:
+    """A 1 km region is a few chips wide: no split cell side keeps 90 % of its chips, so the
+    default plan grows one region per held-out split; kept chips of different splits still
+    never overlap, and the summary says how the split was made."""
+    from rsvl.synth import generate_region
+
+    region = generate_region(tmp_path / "region", seed=0, size_m=1000, tiles=False)
+    config = CaptionBuildConfig(osm=str(region.osm_path), imagery=str(region.orthophoto_path),
+                                out=str(tmp_path / "out"), source="synthetic",
+                                rule=ChipRule(chip_size=128), partition_px=500)
+    result = build_captions(config)
+    split = result.manifest["split"]
+    assert split["method"] == "held_out_regions"
+    boxes = np.array([r.footprint for r in result.records])  # one UTM zone: ground boxes
+    splits = np.array([r.split for r in result.records])
+    assert set(splits) == {"train", "val", "test"}
+    a, b = boxes[:, None, :], boxes[None, :, :]
+    gap = np.maximum(np.maximum(a[..., 0], b[..., 0]) - np.minimum(a[..., 2], b[..., 2]),
+                     np.maximum(a[..., 1], b[..., 1]) - np.minimum(a[..., 3], b[..., 3]))
+    assert (gap[splits[:, None] != splits[None, :]] >= 0).all()
+    assert {s: n["kept"] for s, n in split["per_split"].items()} == {
+        s: int((splits == s).sum()) for s in ("train", "val", "test")}
+    assert "one grown region per held-out split" in result.summary()
+
+
 def _cli(out: Path, scene: tuple[Path, Path], workers: int) -> list[str]:
     osm, ortho = scene
     return [sys.executable, "-m", "rsvl", "build", "captions", "--osm", str(osm), "--imagery",
