@@ -47,6 +47,9 @@ class _Shape:
     geometry: Any
     geojson: dict[str, Any]
     lines: bool  # burns the pixels it touches (all_touched)
+    # What rasterize() hands GDAL for it: MultiPolygons and collections part by part, nothing
+    # for a geometry it would skip as invalid.
+    burnt: list[dict[str, Any]]
     bounds: tuple[float, float, float, float]
     # The feature's polygon parts when it may share a GDAL call (see _burn_alone), else None.
     parts: list[dict[str, Any]] | None
@@ -113,7 +116,34 @@ def _shape(geometry: Any) -> _Shape:
         order = np.argsort(dy, kind="stable")
         dy, y = dy[order], y[order]
     return _Shape(geometry, geojson, kind in ("LineString", "MultiLineString"),
-                  tuple(geometry.bounds), parts, dy, y)
+                  _gdal_parts(geojson), tuple(geometry.bounds), parts, dy, y)
+
+
+def _gdal_parts(geojson: dict[str, Any]) -> list[dict[str, Any]]:
+    """The geometries ``rasterio.features.rasterize`` burns for ``geojson`` (1.4: a valid
+    MultiPolygon or GeometryCollection one part at a time, an invalid one not at all)."""
+    from rasterio.features import is_valid_geom
+
+    if not is_valid_geom(geojson):
+        return []
+    if geojson["type"] == "GeometryCollection":
+        return list(geojson["geometries"])
+    if geojson["type"] == "MultiPolygon":
+        return [{"type": "Polygon", "coordinates": p} for p in geojson["coordinates"]]
+    return [geojson]
+
+
+def _burn(pairs: list[tuple[dict[str, Any], int]], shape: tuple[int, int], transform: Any,
+          all_touched: bool, dtype: Any, merge_alg: Any) -> np.ndarray:
+    """``rasterize(pairs, ...)`` of geometries already checked and split as it would: its
+    per-call checks and GDAL environment set-up cost more than burning a chip's few shapes
+    (bench/build_chips.py), so GDAL's burner is called directly; tests hold the two equal."""
+    from rasterio._features import _rasterize
+
+    out = np.zeros(shape, dtype=dtype)
+    if pairs:
+        _rasterize(pairs, out, transform, all_touched, merge_alg)
+    return out
 
 
 def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
@@ -132,7 +162,7 @@ def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
         min_px: Smallest visible area kept, in pixels.
     """
     import rasterio
-    from rasterio.features import MergeAlg, rasterize
+    from rasterio.features import MergeAlg
     from rasterio.transform import from_bounds
 
     from rsvl.osm.tags import describe_parts
@@ -154,14 +184,13 @@ def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
     # own per call, which cost more than the rasterisation itself (bench/build_chips.py).
     with rasterio.Env():
         for owner in alone:
-            burnt.append((rasterize([(owner.feature.geojson, 1)], out_shape=shape,
-                                    transform=transform, all_touched=owner.feature.lines,
-                                    dtype="uint8"), [owner]))
+            burnt.append((_burn([(part, 1) for part in owner.feature.burnt], shape, transform,
+                                owner.feature.lines, np.uint8, MergeAlg.replace), [owner]))
         for owners in _pack(shared):
             pairs = [(part, 1 << bit) for bit, part in
                      enumerate(part for owner in owners for part in owner.feature.parts or ())]
-            burnt.append((rasterize(pairs, out_shape=shape, transform=transform,
-                                    dtype="uint32", merge_alg=MergeAlg.add), owners))
+            burnt.append((_burn(pairs, shape, transform, False, np.uint32, MergeAlg.add),
+                          owners))
     regions = [region for buffer, owners in burnt
                for region in _regions(buffer, owners, grid, min_px)]
     regions.sort(key=lambda r: (-r["area_px"], r["osm_id"]))
