@@ -71,7 +71,7 @@ from rsvl.builders.settings import (
     chip_reach,
     native_resolution,
 )
-from rsvl.builders.splits import plan_splits
+from rsvl.builders.splits import SplitPlan, plan_splits
 from rsvl.data.atomic import remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS, Record, write_records
 from rsvl.data.shards import SHARDS_DIR
@@ -230,6 +230,14 @@ class _Chips:
     rejected_unframed: Counter[str] = field(default_factory=Counter)
 
 
+def _plan_splits(candidates: list[Candidate], config: CaptionBuildConfig) -> SplitPlan:
+    """The split plan of the candidates that are not near-duplicates by footprint."""
+    duplicates = near_duplicates([c.footprint for c in candidates], [c.crs for c in candidates],
+                                 [None] * len(candidates), config.max_iou)
+    unique = [c.grid for i, c in enumerate(candidates) if i not in duplicates]
+    return plan_splits(np.array(unique).reshape(-1, 4), config.split, config.seed)
+
+
 def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: CaptionBuildConfig,
                crs: str) -> tuple[_Chips, Selection]:
     """Frame all chips, choose the ones to keep, read only those (in rounds, see below).
@@ -251,14 +259,15 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
             state.home[row["key"]] = (path, row["osm_id"])
     state.candidates.sort(key=lambda c: c.key)
     # The splits are planned once, from the chips that are not near-duplicates of one another
-    # by footprint (pixels unknown yet), so later rounds do not move them.
-    duplicates = near_duplicates([c.footprint for c in state.candidates],
-                                 [c.crs for c in state.candidates],
-                                 [None] * len(state.candidates), config.max_iou)
-    unique = [c.grid for i, c in enumerate(state.candidates) if i not in duplicates]
-    plan = plan_splits(np.array(unique).reshape(-1, 4), config.split, config.seed)
+    # by footprint (pixels unknown yet), so later rounds do not move them...
+    plan = _plan_splits(state.candidates, config)
     for round_number in itertools.count():
         live = [c for c in state.candidates if c.key not in state.rejected]
+        if plan.method != "cells" and state.rejected:
+            # ...except grown regions, which depend on every chip in them: those rejected for
+            # their pixels (nodata along the imagery's edge) are planned around, and the kept
+            # records take the final plan's splits (build_captions).
+            plan = _plan_splits(live, config)
         selection = select_chips(live, state.pixels, config.max_iou, config.split,
                                  config.seed, plan)
         unread = [key for key in selection.kept if key not in state.records]
@@ -284,6 +293,53 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
                     key = sample_key(config.source, row["osm_id"])
                     state.rejected[key] = row["rejected"]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _write_outputs(root: Path, records: list[Record], config: CaptionBuildConfig
+                   ) -> tuple[dict[str, int], dict[str, int]]:
+    """Records, shards, Parquet and footprints of the kept records: shards and Parquet per
+    split counts. With more than one worker the shards (the largest output) are written by a
+    forked copy of this process meanwhile (nothing to pickle but the counts), so the stage
+    after the pool is not all serial."""
+    shards = (_forked(write_shards, root, records, config.shard_size) if config.workers > 1
+              else None)
+    write_records(root / RECORDS_FILE, records)
+    per_split = write_parquet(root, records)
+    write_footprints(root, records)
+    return (shards() if shards else write_shards(root, records, config.shard_size)), per_split
+
+
+def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start ``fn(*args)`` in a forked process; the returned call waits for its result (or
+    raises its exception)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            send.send((True, fn(*args)))
+        except BaseException as error:  # noqa: BLE001 - handed to the parent as it is
+            send.send((False, error))
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+    send.close()
+
+    def result() -> Any:
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            process.join()
+            raise RuntimeError(f"the output writer process died (exit code "
+                               f"{process.exitcode})") from None
+        process.join()
+        if not ok:
+            raise value
+        return value
+
+    return result
 
 
 def build_captions(config: CaptionBuildConfig, command: list[str] | None = None) -> BuildResult:
@@ -324,7 +380,8 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
     rejected.update(selection.dropped.values())
     if focus.outside:
         rejected[OUTSIDE_IMAGERY] += focus.outside
-    records = [Record.from_dict(state.records[key]) for key in selection.kept]
+    records = [Record.from_dict({**state.records[key], "split": selection.splits[key]})
+               for key in selection.kept]
     if config.clip_filter:
         from rsvl.builders.clip_filter import cached_clip_scores
 
@@ -337,11 +394,8 @@ def build_captions(config: CaptionBuildConfig, command: list[str] | None = None)
         if key not in kept:
             (root / row["image"]).unlink(missing_ok=True)
     clock.lap("filters")
-    write_records(root / RECORDS_FILE, records)
-    shards = write_shards(root, records, config.shard_size)
-    per_split = write_parquet(root, records)
+    shards, per_split = _write_outputs(root, records, config)
     recipe = open_clip_recipe(Path(config.out) / SHARDS_DIR, shards, per_split)
-    write_footprints(root, records)
     manifest = write_manifest(
         root,
         command=list(command if command is not None else sys.argv),
