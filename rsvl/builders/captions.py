@@ -282,7 +282,7 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
             tasks[path], result=folder / path.name, reads=chosen)
             for path, chosen in sorted(reads.items())}
         run_partitions(round_tasks, work, workers=config.workers, description="chips",
-                       scheduler=config.scheduler)
+                       scheduler=config.scheduler, cost=lambda task: len(task.reads or ()))
         for path in round_tasks:
             for row in read_result(path):
                 if "record" in row:

@@ -89,7 +89,8 @@ def read_result(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], workers: int = 1,
-                   description: str = "partitions", scheduler: str | None = None) -> int:
+                   description: str = "partitions", scheduler: str | None = None,
+                   cost: Callable[[TaskT], float] | None = None) -> int:
     """Run ``work(task)`` for every task whose result file does not exist yet.
 
     Args:
@@ -99,6 +100,8 @@ def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], work
         description: Label of the progress bar.
         scheduler: A Dask scheduler spec (``local:N``, ``tcp://host:port``, ``file:PATH``; see
             :mod:`rsvl.builders.scheduler`) to run the tasks on instead of local processes.
+        cost: A task's expected run time (any unit): a process pool starts the costliest
+            first, so that no worker is left with a long task when the others are done.
 
     Returns:
         How many tasks ran (the others were complete from an earlier run).
@@ -119,6 +122,8 @@ def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], work
                 work(task)
                 bar.update()
             return len(pending)
+        if cost is not None:
+            pending.sort(key=cost, reverse=True)  # stable: ties keep the tiles' order
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(work, task) for task in pending}
             try:

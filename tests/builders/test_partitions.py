@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,23 @@ def test_worker_error_reaches_the_caller(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="negative value -2"):
         run_partitions(tasks, _square, workers=2)
     assert not (tmp_path / "a.jsonl").exists()
+
+
+def _timed(task: tuple[Path, int]) -> None:
+    path, _ = task
+    started = time.monotonic()
+    time.sleep(0.3)
+    write_result(path, [{"started": started}])
+
+
+def test_pool_starts_the_costliest_tasks_first(tmp_path: Path) -> None:
+    """Two workers, four tasks of 0.3 s: the two costliest run first (no long task is left
+    for the end), and the results do not depend on the order."""
+    tasks = {tmp_path / f"p{i}.jsonl": (tmp_path / f"p{i}.jsonl", size)
+             for i, size in enumerate([1, 5, 2, 9])}
+    assert run_partitions(tasks, _timed, workers=2, cost=lambda task: task[1]) == 4
+    started = {size: next(read_result(path))["started"] for path, (_, size) in tasks.items()}
+    assert max(started[9], started[5]) < min(started[1], started[2])
 
 
 def test_result_file_is_json_lines(tmp_path: Path) -> None:
