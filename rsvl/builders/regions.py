@@ -13,8 +13,9 @@ to the box, as base64 of a 1-bit PNG (:func:`rsvl.data.masks.encode_mask`;
 largest first, so painting them in order leaves a house over the residential area around it.
 
 Speed: up to 32 polygons share one GDAL call (MergeAlg.add into a uint32 chip, one bit per
-polygon part), which burns exactly the pixels one call per polygon burns; lines and the polygons
-for which that does not hold (see :func:`_burn_alone`) keep a call of their own.
+polygon part), which burns exactly the pixels one call per polygon burns; so do up to 32 lines
+(all_touched: GDAL adds a line's value once per pixel it touches, as replace mode burns it).
+The polygons for which that does not hold (see :func:`_burn_alone`) keep a call of their own.
 
 Shards carry the list as a ``regions.json`` member per sample and the Parquet copy as a
 ``regions`` column (JSON text).
@@ -102,13 +103,15 @@ def _shape(geometry: Any) -> _Shape:
     kind = geojson["type"]
     parts = None
     dy, y = np.zeros(0), np.zeros(0)
-    if kind in ("Polygon", "MultiPolygon"):
-        polygons = [geojson["coordinates"]] if kind == "Polygon" else geojson["coordinates"]
-        # rasterize() burns a MultiPolygon part by part: each part gets its own bit.
-        parts = [{"type": "Polygon", "coordinates": p} for p in polygons]
+    if kind in ("Polygon", "MultiPolygon", "LineString", "MultiLineString"):
+        single = kind.removeprefix("Multi")
+        members = [geojson["coordinates"]] if kind == single else geojson["coordinates"]
+        # rasterize() burns a MultiPolygon part by part: each part gets its own bit (and so
+        # does each line of a MultiLineString).
+        parts = [{"type": single, "coordinates": p} for p in members]
         if not (is_valid_geom(geojson) and all(is_valid_geom(p) for p in parts)):
             parts = None  # rasterio would skip it (or part of it): keep its own call
-    if parts is not None:
+    if parts is not None and kind.endswith("Polygon"):
         ys = [np.asarray(ring, dtype=np.float64)[:, 1] for p in parts
               for ring in p["coordinates"]]
         dy = np.concatenate([np.abs(np.diff(r)) for r in ys])
@@ -186,11 +189,12 @@ def chip_regions(bounds: Sequence[float], shape: tuple[int, int],
         for owner in alone:
             burnt.append((_burn([(part, 1) for part in owner.feature.burnt], shape, transform,
                                 owner.feature.lines, np.uint8, MergeAlg.replace), [owner]))
-        for owners in _pack(shared):
-            pairs = [(part, 1 << bit) for bit, part in
-                     enumerate(part for owner in owners for part in owner.feature.parts or ())]
-            burnt.append((_burn(pairs, shape, transform, False, np.uint32, MergeAlg.add),
-                          owners))
+        for lines in (False, True):  # all_touched is per call: lines apart
+            for owners in _pack([owner for owner in shared if owner.feature.lines == lines]):
+                pairs = [(part, 1 << bit) for bit, part in enumerate(
+                    part for owner in owners for part in owner.feature.parts or ())]
+                burnt.append((_burn(pairs, shape, transform, lines, np.uint32, MergeAlg.add),
+                              owners))
     regions = [region for buffer, owners in burnt
                for region in _regions(buffer, owners, grid, min_px)]
     regions.sort(key=lambda r: (-r["area_px"], r["osm_id"]))
@@ -223,11 +227,14 @@ def _burn_alone(feature: _Shape, grid: _Grid) -> bool:
     Polygons share calls with MergeAlg.add, one bit per part: GDAL then adds the burn value
     once per pixel whose centre a part covers, as replace mode sets it, except along a
     horizontal edge lying exactly on a row of pixel centres (GDAL's add mode burns those edges
-    differently to avoid double counts). Such polygons, lines (all_touched has its own add-mode
-    rules), other types and features rasterio would not take whole burn alone.
+    differently to avoid double counts). Such polygons, other types and features rasterio would
+    not take whole burn alone. Lines share calls of their own (all_touched): their pixels are
+    the same in add mode, each burnt once, at any alignment (tests/builders/test_regions.py).
     """
     if feature.parts is None or len(feature.parts) > _BITS:
         return True
+    if feature.lines:
+        return False
     flat = _TOLERANCE_PX * grid.yres
     if feature.edge_dy[0] >= flat:
         return False

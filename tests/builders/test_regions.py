@@ -104,10 +104,21 @@ def test_shared_gdal_calls_burn_what_one_call_per_object_burns() -> None:
         x, y = rng.uniform(0, 16, 2)
         geometries[f"way/{index}"] = shapely.box(x, y, x + rng.uniform(2, 6),
                                                  y + rng.uniform(2, 6)).buffer(0.7)
-    objects = [(osm_id, {"building": "house"}) for osm_id in geometries]
-    objects[3] = ("way/line", {"highway": "residential"})
+    # Lines share calls of their own: random ones, ones on pixel edges and centres (axis
+    # parallel too), a MultiLineString whose parts cross, and more than 32.
+    for index in range(36):
+        points = rng.uniform(-2, 22, (int(rng.integers(2, 6)), 2))
+        if index % 2:
+            points = np.round(points * 2) / 2
+            points[1::2, 1] = points[0, 1]
+        geometries[f"way/road{index}"] = shapely.LineString(points)
+    geometries["relation/crossing"] = shapely.MultiLineString([[(1, 1), (19, 19)],
+                                                              [(1, 19), (19, 1)]])
+    objects = [(osm_id, {"building": "house"} if "road" not in osm_id and "line" not in osm_id
+                and "crossing" not in osm_id else {"highway": "residential"})
+               for osm_id in geometries]
     expected = _one_call_per_object(bounds, shape, objects, geometries)
-    assert len(expected) > 32
+    assert len(expected) > 64
     assert chip_regions(bounds, shape, objects, geometries) == expected
     assert chip_regions(bounds, shape, objects, RegionShapes(geometries)) == expected
 
