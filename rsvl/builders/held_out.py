@@ -21,8 +21,11 @@ import numpy as np
 
 from rsvl.data.records import SPLITS
 
-# Seeds tried per held-out split: the extremes in 8 directions plus farthest-point samples.
+# Seeds tried per held-out split: the extremes in 8 directions plus farthest-point samples, up
+# to MAX_SEEDS while a region's growth is cheap (SEED_BUDGET: region chips x their conflicts
+# summed over the seeds, about a second; a 5,000-chip plan stays in seconds).
 MAX_SEEDS = 48
+SEED_BUDGET = 200_000
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
 
 
@@ -55,8 +58,10 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
         if split == rest or fraction <= 0 or not alive.any():
             continue
         quota = max(1, math.ceil(fraction * total))
+        degree = max(1.0, sum(len(neighbours[i]) for i in range(n)) / max(n, 1))
+        seeds = max(len(DIRECTIONS), min(MAX_SEEDS, SEED_BUDGET // math.ceil(quota * degree)))
         best: tuple[int, list[int], list[int]] | None = None
-        for seed in _seeds(centres, alive):
+        for seed in _seeds(centres, alive, seeds):
             region, boundary = _grow(seed, neighbours, alive, quota, centres)
             if best is None or len(boundary) < best[0]:
                 best = (len(boundary), region, boundary)
@@ -69,9 +74,10 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
     return splits, dropped
 
 
-def _seeds(centres: np.ndarray, alive: np.ndarray) -> list[int]:
+def _seeds(centres: np.ndarray, alive: np.ndarray, count: int) -> list[int]:
     """Where regions start: the live chips farthest out in each of :data:`DIRECTIONS`, then
-    farthest-point samples (each the live chip farthest from the seeds so far)."""
+    farthest-point samples (each the live chip farthest from the seeds so far), ``count`` in
+    all."""
     live = np.flatnonzero(alive)
     seeds: list[int] = []
     for direction in DIRECTIONS:
@@ -80,7 +86,7 @@ def _seeds(centres: np.ndarray, alive: np.ndarray) -> list[int]:
             seeds.append(index)
     distance = np.min(np.linalg.norm(centres[live, None, :] - centres[None, seeds, :], axis=2),
                       axis=1)
-    while len(seeds) < min(MAX_SEEDS, len(live)) and distance.max() > 0:
+    while len(seeds) < min(count, len(live)) and distance.max() > 0:
         index = int(live[np.argmax(distance)])
         seeds.append(index)
         distance = np.minimum(distance, np.linalg.norm(centres[live] - centres[index], axis=1))
