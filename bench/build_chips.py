@@ -54,12 +54,13 @@ def _cpu_seconds() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def _build(region: RegionInfo, out: Path, chip_size: int, workers: int) -> dict[str, Any]:
+def _build(region: RegionInfo, out: Path, chip_size: int, workers: int, regions: bool = True
+           ) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     config = CaptionBuildConfig(
         osm=str(region.osm_path), imagery=str(region.orthophoto_path), out=str(out),
         source="bench", rule=ChipRule(chip_size=chip_size), split=SplitRule(cell_m=1e6),
-        partition_px=400, workers=workers)
+        partition_px=400, workers=workers, regions=regions)
     cpu, started = _cpu_seconds(), time.perf_counter()
     result = build_captions(config, command=["bench/build_chips.py"])
     wall = time.perf_counter() - started
@@ -117,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size-m", type=float, default=3000)
     parser.add_argument("--chip-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-regions", dest="regions", action="store_false",
+                        help="builds without region-text pairs and long descriptions")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "w1": [], "w2": []}
@@ -124,13 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         region = generate_region(Path(tmp) / "region", size_m=args.size_m, tiles=False)
         warmup = Path(tmp) / "warmup"
-        _build(region, warmup, args.chip_size, 1)  # imports, caches, the kept windows
+        _build(region, warmup, args.chip_size, 1, args.regions)  # imports, caches, windows
         windows = [json.loads(line)["footprint"] for line in (warmup / "records.jsonl").open()]
         reads = _windows_read(warmup)
         for _ in range(args.repeats):
             runs["bare"].append(_bare_loop(region, windows, args.chip_size))
-            runs["w1"].append(_build(region, Path(tmp) / "w1", args.chip_size, 1))
-            runs["w2"].append(_build(region, Path(tmp) / "w2", args.chip_size, 2))
+            runs["w1"].append(_build(region, Path(tmp) / "w1", args.chip_size, 1, args.regions))
+            runs["w2"].append(_build(region, Path(tmp) / "w2", args.chip_size, 2, args.regions))
             machine.append(_machine_speedup())
     load_after = os.getloadavg()
     bare, one, two = (_best(runs[name]) for name in ("bare", "w1", "w2"))
@@ -142,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "chips": chips,
         "region_size_m": args.size_m,
         "chip_size": args.chip_size,
+        "regions": args.regions,
         "repeats": args.repeats,
         "load_average_1min_before_after": [load_before[0], load_after[0]],
         "cpu_count": os.cpu_count(),
@@ -167,9 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stages_1_worker_cpu_s": {stage: one[f"{stage}_cpu"] for stage in STAGES},
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"{chips} chips of {args.chip_size} px from a {args.size_m:.0f} m region; best of "
+    results = RESULTS if args.regions else RESULTS.with_name("build_chips_no_regions.json")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"{chips} chips of {args.chip_size} px from a {args.size_m:.0f} m region"
+          f"{'' if args.regions else ' without region-text pairs'}; best of "
           f"{args.repeats} alternated runs; load average {load_before[0]:.1f} -> "
           f"{load_after[0]:.1f} on {os.cpu_count()} cores")
     print(f"bare read+encode loop: {bare_rate:.1f} chips/s "
@@ -193,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"serial stages: {serial_share:.0%} of the CPU time, so 2 workers can give at most "
           f"x{figures['speedup_2_workers_bound']:.2f} on an idle machine; the chip stage costs "
           f"x{figures['chip_stage_cpu_2_vs_1_worker']:.2f} the CPU with 2 workers")
-    print(f"results: {RESULTS}")
+    print(f"results: {results}")
     return 0
 
 

@@ -165,6 +165,7 @@ def _sample_settings(config: CaptionBuildConfig, imagery: Imagery) -> SampleSett
         seed=config.seed,
         bands=config.bands,
         strict=config.strict,
+        regions=config.regions,
     )
 
 

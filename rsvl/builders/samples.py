@@ -56,6 +56,7 @@ class SampleSettings:
         seed: Seed of captions.
         bands: 1-based source bands for RGB (``None``: the reader's default).
         strict: Stop at the first unreadable chip instead of skipping and counting it.
+        regions: Give each chip its region-text pairs and long description.
     """
 
     source: str
@@ -66,6 +67,7 @@ class SampleSettings:
     seed: int
     bands: tuple[int, ...] | None = None
     strict: bool = False
+    regions: bool = True
 
 
 @dataclass
@@ -334,7 +336,8 @@ def make_partition(task: PartitionTask) -> None:
         for (osm_id, tags, bounds), around in zip(framed, arounds, strict=True):
             try:
                 rows.append(make_sample(task.settings, imagery, task.root, osm_id, tags, bounds,
-                                        reads[osm_id], around, writer, context.shapes))
+                                        reads[osm_id], around, writer,
+                                        context.shapes if task.settings.regions else None))
             except ChipRejected as rejection:
                 rows.append({"osm_id": osm_id, "rejected": rejection.reason})
     finally:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -256,6 +257,32 @@ def test_tiny_output_is_pinned(tiny_scene: tuple[Path, Path], tmp_path: Path) ->
     assert dict(result.rejected)["duplicate_footprint"] == 1
     assert set(result.cpu_seconds) == set(result.seconds) == {"features", "chips", "filters",
                                                               "outputs"}
+
+
+def test_a_build_without_regions_differs_only_by_them(tiny_scene: tuple[Path, Path],
+                                                     tmp_path: Path) -> None:
+    """``regions=False`` (``--no-regions``): no region-text pairs or long descriptions
+    anywhere (records, shards, Parquet); every other field and chip byte as with them."""
+    import pyarrow.parquet as pq
+
+    full = build_captions(_tiny_config(tiny_scene, tmp_path / "full", partition_px=60))
+    bare = build_captions(_tiny_config(tiny_scene, tmp_path / "bare", partition_px=60,
+                                       regions=False))
+    assert any(r.extra.get("regions") for r in full.records)
+    assert len(bare.records) == len(full.records)
+    for with_regions, without in zip(full.records, bare.records, strict=True):
+        assert "regions" not in without.extra and "long_captions" not in without.extra
+        extra = {k: v for k, v in with_regions.extra.items()
+                 if k not in ("regions", "long_captions")}
+        assert dataclasses.replace(with_regions, extra=extra) == without
+        assert ((tmp_path / "full" / with_regions.image).read_bytes()
+                == (tmp_path / "bare" / without.image).read_bytes())
+    for shard in (tmp_path / "bare" / "shards").rglob("*.tar"):
+        with tarfile.open(shard) as tar:
+            assert tar.getnames() and not any(n.endswith("regions.json") for n in tar.getnames())
+    for table in (tmp_path / "bare" / "parquet").glob("*.parquet"):
+        columns = pq.read_table(table).to_pydict()
+        assert not any(columns.get("regions", [])) and not any(columns.get("long_captions", []))
 
 
 def test_sintra_output_is_pinned(shared_data: Path, tmp_path: Path) -> None:
