@@ -56,6 +56,7 @@ from rsvl.builders.partitions import (
     read_result,
     result_path,
     run_partitions,
+    start_forked,
 )
 from rsvl.builders.samples import (
     PartitionTask,
@@ -302,45 +303,12 @@ def _write_outputs(root: Path, records: list[Record], config: CaptionBuildConfig
     split counts. With more than one worker the shards (the largest output) are written by a
     forked copy of this process meanwhile (nothing to pickle but the counts), so the stage
     after the pool is not all serial."""
-    shards = (_forked(write_shards, root, records, config.shard_size) if config.workers > 1
+    shards = (start_forked(write_shards, root, records, config.shard_size) if config.workers > 1
               else None)
     write_records(root / RECORDS_FILE, records)
     per_split = write_parquet(root, records)
     write_footprints(root, records)
     return (shards() if shards else write_shards(root, records, config.shard_size)), per_split
-
-
-def _forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """Start ``fn(*args)`` in a forked process; the returned call waits for its result (or
-    raises its exception)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-
-    def run() -> None:
-        try:
-            send.send((True, fn(*args)))
-        except BaseException as error:  # noqa: BLE001 - handed to the parent as it is
-            send.send((False, error))
-
-    process = context.Process(target=run, daemon=True)
-    process.start()
-    send.close()
-
-    def result() -> Any:
-        try:
-            ok, value = receive.recv()
-        except EOFError:
-            process.join()
-            raise RuntimeError(f"the output writer process died (exit code "
-                               f"{process.exitcode})") from None
-        process.join()
-        if not ok:
-            raise value
-        return value
-
-    return result
 
 
 def build_captions(config: CaptionBuildConfig, command: list[str] | None = None) -> BuildResult:

@@ -137,3 +137,36 @@ def run_partitions(tasks: dict[Path, TaskT], work: Callable[[TaskT], None], work
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     return len(pending)
+
+
+def start_forked(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start ``fn(*args)`` in a forked copy of this process (the arguments are not pickled);
+    the returned call waits for its result, or raises its exception here."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            send.send((True, fn(*args)))
+        except BaseException as error:  # noqa: BLE001 - handed to the parent as it is
+            send.send((False, error))
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+    send.close()
+
+    def result() -> Any:
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            process.join()
+            raise RuntimeError(f"the output writer process died (exit code "
+                               f"{process.exitcode})") from None
+        process.join()
+        if not ok:
+            raise value
+        return value
+
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from rsvl.builders.partitions import (
     read_result,
     result_path,
     run_partitions,
+    start_forked,
     write_result,
 )
 
@@ -72,6 +74,23 @@ def test_pool_starts_the_costliest_tasks_first(tmp_path: Path) -> None:
     assert run_partitions(tasks, _timed, workers=2, cost=lambda task: task[1]) == 4
     started = {size: next(read_result(path))["started"] for path, (_, size) in tasks.items()}
     assert max(started[9], started[5]) < min(started[1], started[2])
+
+
+def _fill_disk(path: Path) -> int:
+    path.write_text("written in the child")
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_forked_call_returns_its_result_and_raises_its_error(tmp_path: Path) -> None:
+    """What the forked shard writer reports reaches the parent as it was: the value, or the
+    error with its errno (a full disk stays a full disk, exit status 3)."""
+    records = [{"key": i} for i in range(1000)]  # inherited, not pickled
+    assert start_forked(len, records)() == 1000
+    wait = start_forked(_fill_disk, tmp_path / "out.txt")
+    with pytest.raises(OSError) as raised:
+        wait()
+    assert raised.value.errno == errno.ENOSPC
+    assert (tmp_path / "out.txt").read_text() == "written in the child"
 
 
 def test_result_file_is_json_lines(tmp_path: Path) -> None:
