@@ -118,7 +118,7 @@ class BuildResult:
             how = ("chosen from the chips" if split["cell_m_chosen"] != "given" else "given")
             where = (f"split cells: {split['cell_m']:.0f} m ({how})"
                      if split.get("method", "cells") == "cells" else
-                     "split: one grown region per held-out split (too few cells fit)")
+                     "split: one grown region per held-out split (no cell side fits)")
             lines.append(f"{where}; dropped near another split: " + ", ".join(
                              f"{s} {n['dropped_near_other_split']}"
                              for s, n in split["per_split"].items()))
@@ -226,18 +226,21 @@ class _Chips:
 
     candidates: list[Candidate] = field(default_factory=list)
     home: dict[str, tuple[Path, str]] = field(default_factory=dict)  # key -> (task, osm_id)
+    kinds: dict[str, str | None] = field(default_factory=dict)  # key -> focus OSM key
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # read and valid
     pixels: dict[str, str] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # key -> reason, pixels unusable
     rejected_unframed: Counter[str] = field(default_factory=Counter)
 
 
-def _plan_splits(candidates: list[Candidate], config: CaptionBuildConfig) -> SplitPlan:
+def _plan_splits(candidates: list[Candidate], kinds: dict[str, str | None],
+                 config: CaptionBuildConfig) -> SplitPlan:
     """The split plan of the candidates that are not near-duplicates by footprint."""
     duplicates = near_duplicates([c.footprint for c in candidates], [c.crs for c in candidates],
                                  [None] * len(candidates), config.max_iou)
-    unique = [c.grid for i, c in enumerate(candidates) if i not in duplicates]
-    return plan_splits(np.array(unique).reshape(-1, 4), config.split, config.seed)
+    unique = [c for i, c in enumerate(candidates) if i not in duplicates]
+    return plan_splits(np.array([c.grid for c in unique]).reshape(-1, 4), config.split,
+                       config.seed, [kinds.get(c.key) for c in unique])
 
 
 def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: CaptionBuildConfig,
@@ -258,18 +261,19 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
                 state.rejected_unframed[row["rejected"]] += 1
                 continue
             state.candidates.append(Candidate(row["key"], row["footprint"], crs, row["grid"]))
+            state.kinds[row["key"]] = row.get("kind")
             state.home[row["key"]] = (path, row["osm_id"])
     state.candidates.sort(key=lambda c: c.key)
     # The splits are planned once, from the chips that are not near-duplicates of one another
     # by footprint (pixels unknown yet), so later rounds do not move them...
-    plan = _plan_splits(state.candidates, config)
+    plan = _plan_splits(state.candidates, state.kinds, config)
     for round_number in itertools.count():
         live = [c for c in state.candidates if c.key not in state.rejected]
         if plan.method != "cells" and state.rejected:
             # ...except grown regions, which depend on every chip in them: those rejected for
             # their pixels (nodata along the imagery's edge) are planned around, and the kept
             # records take the final plan's splits (build_captions).
-            plan = _plan_splits(live, config)
+            plan = _plan_splits(live, state.kinds, config)
         selection = select_chips(live, state.pixels, config.max_iou, config.split,
                                  config.seed, plan)
         unread = [key for key in selection.kept if key not in state.records]

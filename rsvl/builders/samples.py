@@ -41,6 +41,7 @@ from rsvl.captions import make_captions
 from rsvl.captions.long import long_description
 from rsvl.data.records import Record
 from rsvl.imagery.base import Imagery
+from rsvl.osm.tags import focus_key
 
 
 @dataclass(frozen=True)
@@ -182,14 +183,15 @@ def frame_partition(task: PartitionTask) -> list[dict[str, Any]]:
     """Frame every focus object of a partition (no pixel is read).
 
     Returns:
-        Per focus object, in order, ``{"osm_id", "key", "footprint", "grid"}`` (the chip
-        footprint in the imagery CRS and in the split grid's) or ``{"osm_id", "rejected"}``.
+        Per focus object, in order, ``{"osm_id", "key", "footprint", "grid", "kind"}`` (the
+        chip footprint in the imagery CRS and in the split grid's, and the OSM key that made
+        the object a focus: ``building``, ``landuse``...) or ``{"osm_id", "rejected"}``.
     """
     imagery = worker_imagery(task.imagery)
     footprints = shapely.bounds(shapely.from_wkb([wkb for _, _, wkb in task.focus])).tolist()
     rows: list[dict[str, Any]] = []
     framed: list[tuple[float, float, float, float]] = []
-    for (osm_id, _, _), object_bounds in zip(task.focus, footprints, strict=True):
+    for (osm_id, tags, _), object_bounds in zip(task.focus, footprints, strict=True):
         try:
             bounds = frame_sample(task.settings, imagery, tuple(object_bounds))
         except ChipRejected as rejection:
@@ -197,7 +199,7 @@ def frame_partition(task: PartitionTask) -> list[dict[str, Any]]:
             continue
         framed.append(bounds)
         rows.append({"osm_id": osm_id, "key": sample_key(task.settings.source, osm_id),
-                     "footprint": list(bounds)})
+                     "footprint": list(bounds), "kind": focus_key(tags)})
     grid = iter(grid_boxes(framed, imagery.crs).tolist())
     for row in rows:
         if "footprint" in row:

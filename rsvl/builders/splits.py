@@ -11,9 +11,12 @@ them a chip apart, at a measured cost: 47-81 % of the chips kept on the shared r
 of 91-93 % (bench/split_keep.py).
 
 The default cell side is chosen from the data (:func:`auto_cell_size`): a multiple of the
-median chip side that gives every asked split chips, keeps :data:`AUTO_KEEP` of them through
-the guard pass and best follows the asked fractions, so a region of large zoomed-out chips
-gets large cells and a region of houses small ones.
+median chip side that gives every asked split at least half its share of the chips, keeps
+:data:`AUTO_KEEP` of them through the guard pass and best follows the asked fractions, so a
+region of large zoomed-out chips gets large cells and a region of houses small ones. Where no
+cell side does all three (a region a few chips wide), each held-out split is instead one
+region grown through the chips (:mod:`rsvl.builders.held_out`) when that follows the rule
+better (:func:`plan_splits`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,9 +53,10 @@ class SplitRule:
 
     Attributes:
         cell_m: Side of the split grid cells in Web Mercator metres; ``None`` chooses it from
-            the chips (a multiple of their median side that gives every asked split chips and
-            keeps 90 % of them, the one whose splits best follow the fractions; the manifest
-            records it).
+            the chips (a multiple of their median side that gives every asked split at least
+            half its share and keeps 90 % of the chips, the one whose splits best follow the
+            fractions), or grows one region per held-out split where no side does
+            (:func:`plan_splits`); the manifest records which.
         fractions: Train/val/test fractions of the cells.
         guard_m: Least gap between chips of different splits, Web Mercator metres (0: they
             may touch but share no pixel); ``None``: the mean side of the two chips.
@@ -136,8 +141,9 @@ class SplitPlan:
         report["method"] = self.method
         if self.method != "cells":
             report["cell_m_chosen"] = (
-                f"not used: no cell side kept >= {AUTO_KEEP:.0%} of the chips, so each held-out "
-                "split is one region grown through the chips (rsvl.builders.held_out)")
+                f"not used: no cell side gave every split half its share and kept "
+                f">= {AUTO_KEEP:.0%} of the chips, so each held-out split is one region grown "
+                "through the chips (rsvl.builders.held_out)")
         return report
 
 
@@ -147,14 +153,17 @@ def _overlap(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
             * np.maximum(0.0, np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1])))
 
 
-def plan_splits(boxes: np.ndarray, rule: SplitRule, seed: int) -> SplitPlan:
-    """The split plan for chips ``boxes`` (``N x 4``, grid CRS).
+def plan_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
+                kinds: Sequence[str | None] | None = None) -> SplitPlan:
+    """The split plan for chips ``boxes`` (``N x 4``, grid CRS), and what each shows
+    (``kinds``: its focus object's OSM key; grown regions then hold about the same mix).
 
     A given cell side is used as it is. Otherwise the automatic cells
-    (:func:`auto_cell_size`) are used if they give every asked split chips and keep
-    :data:`AUTO_KEEP` of them (cells spread held-out chips over the region); if not,
-    held-out regions grown through the chips (:func:`rsvl.builders.held_out.grow_held_out`)
-    replace them when their kept chips follow the fractions better (the same score).
+    (:func:`auto_cell_size`) are used if they give every asked split at least half its share
+    and keep :data:`AUTO_KEEP` of the chips (cells spread held-out chips over the region); if
+    not, held-out regions grown through the chips
+    (:func:`rsvl.builders.held_out.grow_held_out`) replace them when their kept chips follow
+    the rule better (the same :func:`_score`).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     fractions = tuple(rule.fractions)
@@ -162,15 +171,15 @@ def plan_splits(boxes: np.ndarray, rule: SplitRule, seed: int) -> SplitPlan:
         return SplitPlan(float(rule.cell_m), seed, fractions)
     score, cell = _best_cells(boxes, rule, seed)
     cells = SplitPlan(cell, seed, fractions)
-    if (score[0] and score[1]) or len(boxes) < 2:
-        return cells
+    if all(score[:3]) or len(boxes) < 2:
+        return cells  # cells spread the held-out chips over the region: preferred
     from rsvl.builders.held_out import grow_held_out
 
     neighbours = _neighbours(boxes, rule.guard_m)
-    best: tuple[tuple[bool, bool, float, int], SplitPlan] = (score, cells)
+    best: tuple[Score, SplitPlan] = (score, cells)
     for share in (1.0, 0.9, 0.8, 0.7):  # the shares are of the chips kept, unknown before
         splits, dropped = grow_held_out(boxes, neighbours, fractions,
-                                        max(1, round(share * len(boxes))))
+                                        max(1, round(share * len(boxes))), kinds)
         grown = _score(splits, dropped, rule)
         if grown > best[0]:
             best = (grown, SplitPlan(cell, seed, fractions, "held_out_regions",
@@ -259,8 +268,9 @@ def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
 
     Each of :data:`AUTO_CELL_CHIPS` x the median chip side is tried (up to the first that
     puts every chip in one cell). A size that leaves an asked split without chips loses to
-    any that does not (a train-only "split" is no split); then, of those whose guard pass
-    keeps at least :data:`AUTO_KEEP`
+    any that does not (a train-only "split" is no split), then one leaving an asked split
+    under half its share (4 val chips of 277 is no validation set); then, of those whose
+    guard pass keeps at least :data:`AUTO_KEEP`
     of the chips, the one whose kept chips best follow the asked fractions wins (the largest
     ``min(kept in split / fraction)`` over the splits asked for: the biggest dataset with
     exactly those shares that the chips hold), the smaller cell on a tie. Small cells give
@@ -271,23 +281,26 @@ def auto_cell_size(boxes: np.ndarray, rule: SplitRule, seed: int) -> float:
     return _best_cells(boxes, rule, seed)[1]
 
 
-Score = tuple[bool, bool, float, int]
+Score = tuple[bool, bool, bool, float, int]
 
 
 def _score(splits: Sequence[str], dropped: Sequence[bool], rule: SplitRule) -> Score:
     """How well kept chips follow the rule, larger is better: every asked split has chips,
-    :data:`AUTO_KEEP` of the chips are kept, ``min(kept in split / fraction)``, chips kept."""
-    kept = [s for s, d in zip(splits, dropped, strict=True) if not d]
-    balanced = min(kept.count(s) / f for s, f in zip(SPLITS, rule.fractions, strict=True)
-                   if f > 0)
-    return (balanced > 0, len(kept) >= AUTO_KEEP * len(splits), balanced, len(kept))
+    each holds at least half its asked share of the kept chips, :data:`AUTO_KEEP` of the
+    chips are kept, ``min(kept in split / fraction)``, chips kept."""
+    kept = Counter(s for s, d in zip(splits, dropped, strict=True) if not d)
+    total = sum(kept.values())
+    asked = [(s, f) for s, f in zip(SPLITS, rule.fractions, strict=True) if f > 0]
+    balanced = min(kept[s] / f for s, f in asked)
+    shares = all(kept[s] >= f * total / 2 for s, f in asked)
+    return (balanced > 0, shares, total >= AUTO_KEEP * len(splits), balanced, total)
 
 
 def _best_cells(boxes: np.ndarray, rule: SplitRule, seed: int) -> tuple[Score, float]:
     """:func:`auto_cell_size` with its :func:`_score`."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes):
-        return (False, True, 0.0, 0), 1.0
+        return (False, True, True, 0.0, 0), 1.0
     median = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
     median = median if median > 0 else 1.0  # points only: any positive size
     best: tuple[Score, float] | None = None

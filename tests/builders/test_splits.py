@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rsvl.builders.held_out import grow_held_out
+from rsvl.builders.held_out import MAX_MIX, _mix_distance, grow_held_out
 from rsvl.builders.splits import (
     AUTO_CELL_CHIPS,
     AUTO_KEEP,
@@ -207,6 +207,35 @@ def test_held_out_regions_take_whole_clusters() -> None:
     assert not any(dropped)
     assert Counter(splits) == {"train": 160, "val": 20, "test": 20}
     assert set(splits[160:180]) == {"val"} and set(splits[180:]) == {"test"}
+
+
+def test_held_out_regions_hold_the_mix_of_objects() -> None:
+    """A dense town amid sparser fields: the fewest-boundary region lies in the fields (a test
+    split of fields only); given what each chip shows, each held-out region holds about the
+    build's mix of houses and fields, at the price of a longer boundary."""
+    rng = random.Random(5)
+    boxes, kinds = [], []
+    for _ in range(200):
+        x, y = rng.uniform(150, 350), rng.uniform(150, 350)
+        boxes.append((x, y, x + 40, y + 40))
+        kinds.append("building")
+    for _ in range(100):
+        x, y = rng.uniform(0, 500), rng.uniform(0, 500)
+        if not (130 < x < 370 and 130 < y < 370):
+            boxes.append((x, y, x + 40, y + 40))
+            kinds.append("landuse")
+    chips = np.array(boxes)
+    neighbours = _neighbours(chips, 0.0)
+
+    def mixes(splits: list[str], dropped: list[bool]) -> list[float]:
+        return [_mix_distance(kinds, [i for i, (s, d) in enumerate(zip(splits, dropped,
+                                                                      strict=True))
+                                      if s == split and not d]) for split in ("val", "test")]
+
+    assert max(mixes(*grow_held_out(chips, neighbours, (0.8, 0.1, 0.1)))) > 0.5
+    splits, dropped = grow_held_out(chips, neighbours, (0.8, 0.1, 0.1), None, kinds)
+    assert max(mixes(splits, dropped)) <= MAX_MIX
+    assert Counter(s for s, d in zip(splits, dropped, strict=True) if not d)["test"] == 28
 
 
 def test_plan_assigns_chips_it_did_not_see() -> None:
