@@ -48,6 +48,9 @@ class LandCoverRule:
         splits: Splits the chips are drawn from (``test`` keeps them apart from training).
         split: The split rule, as in the caption build (``cell_m=None``: 16 chips wide).
         seed: Seed of the split cells, as in the caption build.
+        exclude_training: A caption build over the same ground: held-out chips sharing pixels
+            with its training chips are left out (``overlaps_training_chip``), so a model
+            trained on it is not tested on pixels it saw.
     """
 
     chip_m: float = 96.0
@@ -57,6 +60,7 @@ class LandCoverRule:
     splits: tuple[str, ...] = ("test",)
     split: SplitRule = field(default_factory=SplitRule)
     seed: int = 0
+    exclude_training: str | None = None
 
 
 @dataclass
@@ -119,7 +123,14 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     import rasterio
     from rasterio.windows import from_bounds
 
-    from rsvl.builders.splits import NEAR_OTHER_SPLIT, decide_splits, grid_boxes
+    from rsvl.builders.splits import (
+        NEAR_OTHER_SPLIT,
+        OVERLAPS_TRAINING,
+        decide_splits,
+        grid_boxes,
+        overlaps_training,
+        training_boxes,
+    )
     from rsvl.imagery import open_imagery
 
     folder = Path(out_dir)
@@ -138,14 +149,17 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     grid = [(row, col, (west + col * rule.chip_m, north - (row + 1) * rule.chip_m,
                         west + (col + 1) * rule.chip_m, north - row * rule.chip_m))
             for row in range(steps[1]) for col in range(steps[0])]
-    decision = decide_splits(grid_boxes([bounds for _, _, bounds in grid], region.crs),
-                             rule.split, rule.seed)
+    boxes = grid_boxes([bounds for _, _, bounds in grid], region.crs)
+    decision = decide_splits(boxes, rule.split, rule.seed)
+    seen = (overlaps_training(boxes, decision.splits, training_boxes(rule.exclude_training))
+            if rule.exclude_training else [False] * len(grid))
     by_class: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
     result = LandCoverSet(folder, split=decision.report)
-    for (row, col, bounds), split, drop in zip(grid, decision.splits, decision.dropped,
-                                               strict=True):
-        if drop or split not in rule.splits:
-            result.rejected[NEAR_OTHER_SPLIT if drop else "other_split"] += 1
+    for (row, col, bounds), split, drop, leak in zip(grid, decision.splits, decision.dropped,
+                                                     seen, strict=True):
+        if drop or split not in rule.splits or leak:
+            result.rejected[NEAR_OTHER_SPLIT if drop else OVERLAPS_TRAINING if leak
+                            else "other_split"] += 1
             continue
         window = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
         winner = majority_class(labels[window.toslices()], rule.min_share)

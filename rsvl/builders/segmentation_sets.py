@@ -41,7 +41,8 @@ def region_classes() -> dict[int, str]:
 
 def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: str = "test", *,
                           chip_m: float = 96.0, rule: SplitRule | None = None,
-                          seed: int = 0) -> dict[str, Any]:
+                          seed: int = 0, exclude_training: str | Path | None = None
+                          ) -> dict[str, Any]:
     """Write the ``split`` chips of a region (``all``: every chip) with their label masks.
 
     Args:
@@ -52,6 +53,9 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
         rule: Split rule (default: the caption build's, automatic cells); give the caption
             build's resolved ``split.cell_m`` to share its cells.
         seed: Seed of the split cells, as in the caption build.
+        exclude_training: A caption build over the region: chips of ``split`` sharing pixels
+            with its training chips are left out (counted in ``details``), so a model trained
+            on it is not tested on pixels it saw.
 
     Returns:
         The written ``segmentation.json`` content.
@@ -63,7 +67,7 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
     from PIL import Image
     from rasterio.windows import from_bounds
 
-    from rsvl.builders.splits import decide_splits, grid_boxes
+    from rsvl.builders.splits import decide_splits, grid_boxes, overlaps_training, training_boxes
     from rsvl.synth import load_region
 
     region = load_region(region_dir)
@@ -80,12 +84,14 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
     grid = [(row, col, (west + col * chip_m, north - (row + 1) * chip_m,
                         west + (col + 1) * chip_m, north - row * chip_m))
             for row in range(rows) for col in range(cols)]
-    decision = decide_splits(grid_boxes([b for _, _, b in grid], region.crs),
-                             rule or SplitRule(), seed)
+    boxes = grid_boxes([b for _, _, b in grid], region.crs)
+    decision = decide_splits(boxes, rule or SplitRule(), seed)
+    seen = (overlaps_training(boxes, decision.splits, training_boxes(exclude_training))
+            if exclude_training else [False] * len(grid))
     kept = []
-    for (row, col, bounds), chip_split, drop in zip(grid, decision.splits, decision.dropped,
-                                                    strict=True):
-        if split == "all" or (chip_split == split and not drop):
+    for (row, col, bounds), chip_split, drop, leak in zip(grid, decision.splits,
+                                                          decision.dropped, seen, strict=True):
+        if split == "all" or (chip_split == split and not drop and not leak):
             window = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
             kept.append((f"r{row:03d}_c{col:03d}", window.toslices()))
     names = region_classes()
@@ -106,6 +112,12 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
         "chips": [key for key, _ in kept],
         "details": {"chip_m": chip_m, "gsd_m": region.gsd_m, "seed": seed,
                     "split_cell_m": decision.report.get("cell_m"), "split": split,
+                    "split_method": decision.report.get("method"),
+                    "exclude_training": None if exclude_training is None
+                    else str(exclude_training),
+                    "overlapping_training": sum(
+                        1 for s, d, leak in zip(decision.splits, decision.dropped, seen,
+                                                strict=True) if s == split and not d and leak),
                     "labels": "classes.tif (nodata and ground unlabelled)"},
     }
     write_json(staging / MASK_SET_FILE, summary)

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ from rsvl.errors import ConfigError
 
 GRID_CRS = "EPSG:3857"
 NEAR_OTHER_SPLIT = "near_other_split"
+# A held-out chip of an evaluation set cut from the same ground as a caption build, sharing
+# pixels with one of that build's training chips (the model saw them).
+OVERLAPS_TRAINING = "overlaps_training_chip"
 # The automatic cell side is one of these multiples of the median chip side, keeping
 # AUTO_KEEP of the chips through the guard pass (bench/split_keep.py measures it).
 AUTO_CELL_CHIPS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, 32.0, 48.0,
@@ -452,3 +456,40 @@ def split_cell_report(cell: float, rule: SplitRule, splits: Sequence[str],
         "guard_m": rule.guard_m if rule.guard_m is not None else "each pair's mean chip side",
         "fractions": list(rule.fractions), "priority": list(PRIORITY), "per_split": per_split,
     }
+
+
+def training_boxes(dataset: str | Path) -> np.ndarray:
+    """``N x 4`` grid-CRS footprints of a built dataset's training chips (its records).
+
+    Evaluation sets cut from the same ground (land cover, localisation masks, VQA) drop their
+    held-out chips that share pixels with these (:func:`overlaps_training`): a caption build
+    keeps its own splits apart, but a training chip framed on a large object reaches far into
+    a neighbouring held-out cell.
+    """
+    from rsvl.data.records import read_records
+
+    path = Path(dataset)
+    train = [r for r in read_records(path / "records.jsonl" if path.is_dir() else path)
+             if r.split == "train" and r.footprint and r.crs]
+    boxes = [grid_boxes([r.footprint for r in train if r.crs == crs and r.footprint], crs)
+             for crs in sorted({r.crs for r in train if r.crs})]
+    return np.vstack(boxes) if boxes else np.zeros((0, 4))
+
+
+def overlaps_training(boxes: np.ndarray, splits: Sequence[str], training: np.ndarray
+                      ) -> list[bool]:
+    """Per chip (``N x 4``, grid CRS), whether it is held out (not ``train``) and shares
+    pixels with one of ``training`` (another build's training chips, :func:`training_boxes`)."""
+    import shapely
+
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    training = np.asarray(training, dtype=np.float64).reshape(-1, 4)
+    hit = np.zeros(len(boxes), dtype=bool)
+    if len(boxes) and len(training):
+        chips, seen = shapely.STRtree(shapely.box(*training.T)).query(
+            shapely.box(*boxes.T), predicate="intersects")
+        a, b = boxes[chips], training[seen]
+        gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
+                         np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
+        hit[chips[gap < 0]] = True  # touching is no shared pixel, as in the guard pass
+    return [bool(h) and split != "train" for h, split in zip(hit, splits, strict=True)]

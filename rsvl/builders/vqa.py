@@ -41,7 +41,15 @@ from rsvl.builders.partitions import (
     write_result,
 )
 from rsvl.builders.settings import PARTITIONS_DIR, check_resumable, native_resolution
-from rsvl.builders.splits import NEAR_OTHER_SPLIT, SplitRule, decide_splits, grid_boxes
+from rsvl.builders.splits import (
+    NEAR_OTHER_SPLIT,
+    OVERLAPS_TRAINING,
+    SplitRule,
+    decide_splits,
+    grid_boxes,
+    overlaps_training,
+    training_boxes,
+)
 from rsvl.config import to_dict as config_to_dict
 from rsvl.data.atomic import atomic_open, remove_stale_temporaries
 from rsvl.data.records import OSM_ATTRIBUTION, SPLITS
@@ -87,6 +95,9 @@ class VqaBuildConfig:
         min_valid_fraction, min_pixel_std: Chip rejection thresholds (as in the caption build).
         strict: Stop at the first unreadable tile or window (one line naming it) instead of
             skipping its chip and counting it in the manifest's rejections.
+        exclude_training: A caption build over the same ground: held-out chips sharing pixels
+            with its training chips are left out (``overlaps_training_chip``), so a model
+            trained on it is not tested on pixels it saw.
     """
 
     osm: str
@@ -108,6 +119,7 @@ class VqaBuildConfig:
     min_valid_fraction: float = 0.98
     min_pixel_std: float = 2.0
     strict: bool = False
+    exclude_training: str | None = None
 
     def __post_init__(self) -> None:
         if self.chip_gsd_factor <= 0:
@@ -195,14 +207,17 @@ def plan_chips(config: VqaBuildConfig, imagery: Imagery, extent: Bounds | None =
         if maxx - minx < side * 0.999 or maxy - miny < side * 0.999:
             continue  # the clipped last row/column: not a full chip
         cells.append(cell)
-    decision = decide_splits(grid_boxes([c.bounds for c in cells], imagery.crs), config.split,
-                             config.seed)
-    chips = [(cell.index, cell.bounds, split)
-             for cell, split, drop in zip(cells, decision.splits, decision.dropped, strict=True)
-             if not drop]
-    rejected = Counter({NEAR_OTHER_SPLIT: sum(decision.dropped)} if any(decision.dropped)
-                       else {})
-    return chips, rejected, decision.report
+    boxes = grid_boxes([c.bounds for c in cells], imagery.crs)
+    decision = decide_splits(boxes, config.split, config.seed)
+    seen = (overlaps_training(boxes, decision.splits, training_boxes(config.exclude_training))
+            if config.exclude_training else [False] * len(cells))
+    chips = [(cell.index, cell.bounds, split) for cell, split, drop, leak
+             in zip(cells, decision.splits, decision.dropped, seen, strict=True)
+             if not drop and not leak]
+    rejected = Counter({NEAR_OTHER_SPLIT: sum(decision.dropped),
+                        OVERLAPS_TRAINING: sum(leak and not drop for leak, drop
+                                               in zip(seen, decision.dropped, strict=True))})
+    return chips, +rejected, decision.report
 
 
 @dataclass

@@ -93,6 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "fractions of the split cells (default: the caption "
                                      "builds' 0.8 0.1 0.1)")
             task_parser.add_argument("--seed", type=int, default=0, help="split seed")
+            task_parser.add_argument("--exclude-training", metavar="DATASET",
+                                     help="region folder: the caption build the model trained "
+                                     "on; chips sharing pixels with its training chips are "
+                                     "left out")
         if task == "knn":
             task_parser.add_argument("--k", type=int, default=20, help="neighbours")
     suite = sub.add_parser("suite", help="run a suite file (eval/suites/*.json)")
@@ -141,6 +145,7 @@ def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
 def _region_mask_set(args: argparse.Namespace) -> str:
     """The dataset to evaluate: for segmentation on a region folder, its mask set (cut into
     ``--cache-dir``: the result's fingerprint covers its pixels, so the folder is only a cache)."""
+    import hashlib
     from pathlib import Path
 
     folder = Path(args.dataset or "")
@@ -154,9 +159,13 @@ def _region_mask_set(args: argparse.Namespace) -> str:
                                                          SplitRule().fractions))
     cell = f"cell{args.cell_m:g}" if args.cell_m else "auto"
     fractions = "_".join(f"{f:g}" for f in rule.fractions)
+    excluded = ("" if not args.exclude_training else "-without-" + hashlib.sha256(
+        str(Path(args.exclude_training).resolve()).encode()).hexdigest()[:12])
     out = Path(args.cache_dir) / "segmentation" / (
-        f"{folder.resolve().name}-{chip_m:g}m-{cell}-f{fractions}-seed{args.seed}-{args.split}")
-    write_region_mask_set(folder, out, args.split, chip_m=chip_m, rule=rule, seed=args.seed)
+        f"{folder.resolve().name}-{chip_m:g}m-{cell}-f{fractions}-seed{args.seed}-{args.split}"
+        f"{excluded}")
+    write_region_mask_set(folder, out, args.split, chip_m=chip_m, rule=rule, seed=args.seed,
+                          exclude_training=args.exclude_training)
     return str(out)
 
 

@@ -2,7 +2,7 @@
 
 >>> from pathlib import Path
 >>> from rsvl.demo import DemoOptions, run_demo
->>> result = run_demo(DemoOptions(out=Path("demo"), size_m=2400))   # doctest: +SKIP
+>>> result = run_demo(DemoOptions(out=Path("demo"), size_m=3000))   # doctest: +SKIP
 >>> result.report, result.figures["retrieval"]                       # doctest: +SKIP
 """
 

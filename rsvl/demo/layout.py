@@ -163,14 +163,17 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
          f"--chip-m {land_cover['chip_m']:g} --chip-px {land_cover['chip_px']} "
          f"--min-share {land_cover['min_share']:g} --min-per-class {recipe()['min_per_class']} "
          f"--splits test --seed {options.seed} --split-cell-m {build['split_cell_m']:g} "
-         "--split-fractions " + " ".join(f"{f:g}" for f in build["split_fractions"]),
-         "land_cover/<class>/*.jpg (test split grid chips labelled from classes.tif)"),
+         "--split-fractions " + " ".join(f"{f:g}" for f in build["split_fractions"])
+         + f" --exclude-training {paths.data}",
+         "land_cover/<class>/*.jpg (test split grid chips labelled from classes.tif, none "
+         "sharing a pixel with a training caption chip)"),
         (f"rsvl build vqa --osm {paths.region}/region.osm --imagery {paths.region}/"
          f"orthophoto.tif --out {paths.vqa} --name SYNTH --licence {build['licence']} "
          f"--chip-size {vqa['chip_size']} --chip-gsd-factor {vqa['chip_gsd_factor']:g} "
          f"--format {vqa['image_format']} --seed {options.seed} --split-cell-m "
          f"{build['split_cell_m']:g} --split-fractions "
-         + " ".join(f"{f:g}" for f in build["split_fractions"]),
+         + " ".join(f"{f:g}" for f in build["split_fractions"])
+         + f" --exclude-training {paths.data}",
          "vqa/SYNTH_split_{train,val,test}_{questions,answers,images}.json, Images_SYNTH/"),
         (f"rsvl train --config {paths.train_config}{launch}",
          "runs/tiny/step_N/, log.jsonl, export/ (safetensors + open_clip config); train.json "
@@ -183,7 +186,8 @@ def equivalent_commands(options: DemoOptions) -> list[tuple[str, str]]:
         (f"rsvl eval segmentation --model {paths.export} --dataset {paths.region} --split test "
          f"--chip-m {masks['chip_m']:g} --cell-m {build['split_cell_m']:g} --split-fractions "
          + " ".join(f"{f:g}" for f in build["split_fractions"])
-         + f" --seed {options.seed} --preset {preset} {eval_common}",
+         + f" --seed {options.seed} --exclude-training {paths.data} --preset {preset} "
+         f"{eval_common}",
          "results/region-classes__test__export-*__segmentation.json (mIoU, pixel accuracy, "
          "their majority and chance baselines; the mask set cut from classes.tif over the test "
          "cells, as rsvl demo's segmentation/)"),

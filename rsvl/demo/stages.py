@@ -69,16 +69,20 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     datasets.lines.append(captions.summary().replace("\n", "; "))
 
     min_per_class = recipe()["min_per_class"]
+    # The evaluation sets cut from the same ground leave out the held-out chips that share
+    # pixels with a training caption chip (one framed on a large object reaches into the
+    # test cells next to it).
+    seen = str(captions.root)
     land_cover = write_land_cover_set(region, paths.land_cover, LandCoverRule(
         **recipe()["land_cover"], min_per_class=min_per_class, splits=("test",),
-        split=split, seed=options.seed))
+        split=split, seed=options.seed, exclude_training=seen))
     datasets.lines.append(f"land cover (test): {_classes(land_cover.classes)}")
     if len(land_cover.classes) >= 2:  # zero-shot needs at least two classes to choose from
         datasets.zero_shot["land_cover"] = paths.land_cover
     # The mask set `rsvl eval segmentation --dataset REGION` cuts, with the caption build's cells.
     masks = write_region_mask_set(region.out_dir, paths.segmentation, "test",
                                   chip_m=recipe()["segmentation"]["chip_m"], rule=split,
-                                  seed=options.seed)
+                                  seed=options.seed, exclude_training=seen)
     if masks["chips"]:
         datasets.segmentation = paths.segmentation
     datasets.lines.append(f"localisation masks (test): {len(masks['chips'])} chips of "
@@ -94,7 +98,7 @@ def build_datasets(options: DemoOptions, paths: DemoPaths, region: RegionInfo) -
     datasets.lines.append(f"retrieval (test): {sum(r.split == 'test' for r in captions.records)} "
                           "images")
     vqa = build_vqa(VqaBuildConfig(out=str(paths.vqa), name="SYNTH", **recipe()["vqa"],
-                                   **common), command=["rsvl", "demo"])
+                                   exclude_training=seen, **common), command=["rsvl", "demo"])
     datasets.vqa = vqa.root
     datasets.lines.append("vqa: " + vqa.summary().replace("\n", "; "))
     return datasets

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +24,9 @@ from rsvl.builders.splits import (
     decide_splits,
     grid_boxes,
     guard_conflicts,
+    overlaps_training,
     plan_splits,
+    training_boxes,
 )
 from rsvl.errors import ConfigError
 
@@ -250,3 +254,29 @@ def test_plan_assigns_chips_it_did_not_see() -> None:
     twin = boxes[index] + 1.0
     assert plan.assign(twin[None, :]) == (["test"], [False])
     assert plan_splits(boxes, SplitRule(cell_m=50.0), 0).method == "cells"
+
+
+def test_held_out_chips_sharing_pixels_with_another_builds_training_chips() -> None:
+    """An evaluation set cut from the same ground drops its held-out chips that share pixels
+    with the caption build's training chips (touching is no shared pixel; its own training
+    chips may overlap them)."""
+    grid = np.array([(0.0, 0.0, 10.0, 10.0), (10.0, 0.0, 20.0, 10.0), (20.0, 0.0, 30.0, 10.0),
+                     (30.0, 0.0, 40.0, 10.0)])
+    training = np.array([(-50.0, -5.0, 5.0, 5.0),  # a large chip reaching into chip 0
+                         (30.0, 10.0, 40.0, 20.0),  # touching chip 3's top edge
+                         (12.0, 2.0, 18.0, 8.0)])  # inside chip 1
+    splits = ["test", "train", "val", "test"]
+    assert overlaps_training(grid, splits, training) == [True, False, False, False]
+    assert overlaps_training(grid, splits, np.zeros((0, 4))) == [False] * 4
+
+
+def test_training_boxes_read_a_builds_training_records(make_dataset: Any,
+                                                       tmp_path: Path) -> None:
+    from rsvl.data.records import write_records
+
+    records = make_dataset(tmp_path)
+    write_records(tmp_path / "records.jsonl", records)
+    boxes = training_boxes(tmp_path)
+    train = [r for r in records if r.split == "train"]
+    assert len(boxes) == len(train) > 0
+    assert np.allclose(boxes, grid_boxes([r.footprint for r in train], train[0].crs))
