@@ -1,9 +1,9 @@
 """Region-level training loss (``loss.region_weight``): what it buys in localisation, what it costs.
 
-On the built-in synthetic region as the demo built it when this was measured (a 3000 m region;
-the demo now uses 2400 m), 64 px chips, 400 m split cells, 70 % train / 30 % test,
-``rsvl-tiny`` is trained from scratch on the train split in four settings, each with the same
-seeds, steps and batch size:
+On the built-in synthetic region as the demo builds it (3000 m), 64 px chips, 400 m split
+cells, 70 % train / 30 % test (the test grid chips sharing a pixel with a training caption chip
+left out), ``rsvl-tiny`` is trained from scratch on the train split in four settings, each
+with the same seeds, steps and batch size:
 
 - **region off**: the demo's training recipe, short captions (``data.captions=short``);
 - **region on**: the same plus ``loss.region_weight=1`` (everything else equal: the data order
@@ -74,11 +74,11 @@ def prepare(work: Path) -> dict[str, Path]:
              "land_cover": work / "land_cover"}
     if not (paths["classes"] / "segmentation.json").is_file():
         write_region_mask_set(work / "region", paths["classes"], "test", chip_m=float(CHIP_PX),
-                              rule=split, seed=0)
+                              rule=split, seed=0, exclude_training=paths["data"])
     if not (paths["land_cover"] / "summary.json").is_file():
         write_land_cover_set(region, paths["land_cover"], LandCoverRule(
             chip_m=float(CHIP_PX), chip_px=CHIP_PX, min_share=0.6, min_per_class=10,
-            splits=("test",), split=split, seed=0))
+            splits=("test",), split=split, seed=0, exclude_training=str(paths["data"])))
     return paths
 
 
