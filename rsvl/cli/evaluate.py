@@ -164,6 +164,11 @@ def _region_mask_set(args: argparse.Namespace) -> str:
     out = Path(args.cache_dir) / "segmentation" / (
         f"{folder.resolve().name}-{chip_m:g}m-{cell}-f{fractions}-seed{args.seed}-{args.split}"
         f"{excluded}")
+    if args.split != "all" and not args.exclude_training:
+        print(f"rsvl eval: warning: {args.split} chips of {folder} may share pixels with the "
+              "chips a model trained on (a training chip reaches into the cells beside it); "
+              "give --exclude-training CAPTIONS_DIR, the caption build it trained on, to leave "
+              "them out", file=sys.stderr)
     write_region_mask_set(folder, out, args.split, chip_m=chip_m, rule=rule, seed=args.seed,
                           exclude_training=args.exclude_training)
     return str(out)

@@ -136,3 +136,32 @@ def test_cli_split_flags_cut_the_builders_mask_set(vqa_region: Any, tmp_path: Pa
                  str(vqa_region.out_dir), "--split-fractions", "0.6", "0.1",
                  "--out", str(tmp_path / "res")]) == 2
     assert "fraction" in capsys.readouterr().err
+
+
+def test_cli_leaves_out_test_chips_sharing_pixels_with_training_chips(
+        vqa_region: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--exclude-training CAPTIONS``: the mask set's test chips that share a pixel with one
+    of the caption build's training chips are left out; without it the command warns."""
+    from rsvl.builders.captions import CaptionBuildConfig, build_captions
+    from rsvl.builders.chips import ChipRule
+
+    rule = SplitRule(cell_m=250.0, fractions=(0.6, 0.1, 0.3))
+    build_captions(CaptionBuildConfig(
+        osm=str(vqa_region.osm_path), imagery=str(vqa_region.orthophoto_path),
+        out=str(tmp_path / "captions"), rule=ChipRule(chip_size=64), split=rule,
+        regions=False))
+    flags = ["eval", "segmentation", "--model", "rsvl-micro", "--device", "cpu", "--dataset",
+             str(vqa_region.out_dir), "--split", "test", "--chip-m", "50", "--cell-m", "250",
+             "--split-fractions", "0.6", "0.1", "0.3", "--out", str(tmp_path / "res")]
+    assert main([*flags, "--cache-dir", str(tmp_path / "all")]) == 0
+    assert "--exclude-training" in capsys.readouterr().err
+    assert main([*flags, "--cache-dir", str(tmp_path / "kept"),
+                 "--exclude-training", str(tmp_path / "captions")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    (every,) = (tmp_path / "all" / "segmentation").iterdir()
+    (kept,) = (tmp_path / "kept" / "segmentation").iterdir()
+    every_set = json.loads((every / "segmentation.json").read_text())
+    kept_set = json.loads((kept / "segmentation.json").read_text())
+    left_out = kept_set["details"]["overlapping_training"]
+    assert left_out > 0 and len(kept_set["chips"]) == len(every_set["chips"]) - left_out
+    assert set(kept_set["chips"]) < set(every_set["chips"])
