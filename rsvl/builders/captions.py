@@ -267,13 +267,14 @@ def make_chips(tasks: dict[Path, Any], work: Callable[[Any], None], config: Capt
     # The splits are planned once, from the chips that are not near-duplicates of one another
     # by footprint (pixels unknown yet), so later rounds do not move them...
     plan = _plan_splits(state.candidates, state.kinds, config)
+    planned_around = 0  # rejected chips the plan knows of
     for round_number in itertools.count():
         live = [c for c in state.candidates if c.key not in state.rejected]
-        if plan.method != "cells" and state.rejected:
+        if plan.method != "cells" and len(state.rejected) > planned_around:
             # ...except grown regions, which depend on every chip in them: those rejected for
             # their pixels (nodata along the imagery's edge) are planned around, and the kept
             # records take the final plan's splits (build_captions).
-            plan = _plan_splits(live, state.kinds, config)
+            plan, planned_around = _plan_splits(live, state.kinds, config), len(state.rejected)
         selection = select_chips(live, state.pixels, config.max_iou, config.split,
                                  config.seed, plan)
         unread = [key for key in selection.kept if key not in state.records]

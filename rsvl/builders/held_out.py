@@ -64,12 +64,12 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
     splits, dropped = [rest] * n, [False] * n
     alive = np.ones(n, dtype=bool)
     total = n if expected_kept is None else expected_kept
+    degree = max(1.0, sum(len(conflicts) for conflicts in neighbours) / max(n, 1))
     for split in ("test", "val", "train"):
         fraction = fractions[SPLITS.index(split)]
         if split == rest or fraction <= 0 or not alive.any():
             continue
         quota = max(1, math.ceil(fraction * total))
-        degree = max(1.0, sum(len(neighbours[i]) for i in range(n)) / max(n, 1))
         seeds = max(len(DIRECTIONS), min(MAX_SEEDS, SEED_BUDGET // math.ceil(quota * degree)))
         best: tuple[tuple[float, ...], list[int], list[int]] | None = None
         for seed in _seeds(centres, alive, seeds):

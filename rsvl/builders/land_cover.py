@@ -123,14 +123,7 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     import rasterio
     from rasterio.windows import from_bounds
 
-    from rsvl.builders.splits import (
-        NEAR_OTHER_SPLIT,
-        OVERLAPS_TRAINING,
-        decide_splits,
-        grid_boxes,
-        overlaps_training,
-        training_boxes,
-    )
+    from rsvl.builders.splits import NEAR_OTHER_SPLIT, OVERLAPS_TRAINING, decide_splits, grid_boxes
     from rsvl.imagery import open_imagery
 
     folder = Path(out_dir)
@@ -149,14 +142,12 @@ def write_land_cover_set(region: RegionInfo, out_dir: str | Path,
     grid = [(row, col, (west + col * rule.chip_m, north - (row + 1) * rule.chip_m,
                         west + (col + 1) * rule.chip_m, north - row * rule.chip_m))
             for row in range(steps[1]) for col in range(steps[0])]
-    boxes = grid_boxes([bounds for _, _, bounds in grid], region.crs)
-    decision = decide_splits(boxes, rule.split, rule.seed)
-    seen = (overlaps_training(boxes, decision.splits, training_boxes(rule.exclude_training))
-            if rule.exclude_training else [False] * len(grid))
+    decision = decide_splits(grid_boxes([bounds for _, _, bounds in grid], region.crs),
+                             rule.split, rule.seed, exclude_training=rule.exclude_training)
     by_class: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = defaultdict(list)
     result = LandCoverSet(folder, split=decision.report)
     for (row, col, bounds), split, drop, leak in zip(grid, decision.splits, decision.dropped,
-                                                     seen, strict=True):
+                                                     decision.overlapping_training, strict=True):
         if drop or split not in rule.splits or leak:
             result.rejected[NEAR_OTHER_SPLIT if drop else OVERLAPS_TRAINING if leak
                             else "other_split"] += 1

@@ -67,7 +67,7 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
     from PIL import Image
     from rasterio.windows import from_bounds
 
-    from rsvl.builders.splits import decide_splits, grid_boxes, overlaps_training, training_boxes
+    from rsvl.builders.splits import decide_splits, grid_boxes
     from rsvl.synth import load_region
 
     region = load_region(region_dir)
@@ -84,13 +84,11 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
     grid = [(row, col, (west + col * chip_m, north - (row + 1) * chip_m,
                         west + (col + 1) * chip_m, north - row * chip_m))
             for row in range(rows) for col in range(cols)]
-    boxes = grid_boxes([b for _, _, b in grid], region.crs)
-    decision = decide_splits(boxes, rule or SplitRule(), seed)
-    seen = (overlaps_training(boxes, decision.splits, training_boxes(exclude_training))
-            if exclude_training else [False] * len(grid))
+    decision = decide_splits(grid_boxes([b for _, _, b in grid], region.crs),
+                             rule or SplitRule(), seed, exclude_training=exclude_training)
     kept = []
-    for (row, col, bounds), chip_split, drop, leak in zip(grid, decision.splits,
-                                                          decision.dropped, seen, strict=True):
+    for (row, col, bounds), chip_split, drop, leak in zip(
+            grid, decision.splits, decision.dropped, decision.overlapping_training, strict=True):
         if split == "all" or (chip_split == split and not drop and not leak):
             window = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
             kept.append((f"r{row:03d}_c{col:03d}", window.toslices()))
@@ -116,8 +114,8 @@ def write_region_mask_set(region_dir: str | Path, out_dir: str | Path, split: st
                     "exclude_training": None if exclude_training is None
                     else str(exclude_training),
                     "overlapping_training": sum(
-                        1 for s, d, leak in zip(decision.splits, decision.dropped, seen,
-                                                strict=True) if s == split and not d and leak),
+                        leak for s, leak in zip(decision.splits, decision.overlapping_training,
+                                                strict=True) if s == split),
                     "labels": "classes.tif (nodata and ground unlabelled)"},
     }
     write_json(staging / MASK_SET_FILE, summary)

@@ -88,11 +88,15 @@ class SplitDecision:
         splits: Per chip, its split (that of the cell holding its centre).
         dropped: Per chip, whether it is dropped for coming too close to another split's chip.
         report: The manifest's ``split`` section.
+        overlapping_training: Per chip, whether it is kept, held out and shares pixels with a
+            training chip of the build :func:`decide_splits` was told to exclude (all false
+            without one): evaluation sets leave these out too.
     """
 
     splits: list[str]
     dropped: list[bool]
     report: dict[str, Any] = field(default_factory=dict)
+    overlapping_training: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,12 @@ class SplitPlan:
         planned, splits, dropped = self.planned
         where = {tuple(box): index for index, box in enumerate(planned.tolist())}
         chosen = [where.get(tuple(box), -1) for box in boxes.tolist()]
+        centres = (planned[:, :2] + planned[:, 2:]) / 2
         for position, index in enumerate(chosen):
             if index < 0:
                 overlap = _overlap(planned, boxes[position])
                 centre = (boxes[position, :2] + boxes[position, 2:]) / 2
-                distance = np.linalg.norm((planned[:, :2] + planned[:, 2:]) / 2 - centre, axis=1)
+                distance = np.linalg.norm(centres - centre, axis=1)
                 chosen[position] = int(np.lexsort((distance, -overlap))[0])
         return [splits[i] for i in chosen], [dropped[i] for i in chosen]
 
@@ -192,7 +197,8 @@ def plan_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
 
 
 def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
-                  plan: SplitPlan | None = None) -> SplitDecision:
+                  plan: SplitPlan | None = None,
+                  exclude_training: str | Path | None = None) -> SplitDecision:
     """Assign chips to splits and drop those too close to a chip of another split.
 
     Args:
@@ -200,6 +206,9 @@ def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
         rule: The split rule.
         seed: Seed of the cell hash.
         plan: The plan to follow (default: :func:`plan_splits` of these chips).
+        exclude_training: A built dataset over the same ground (a caption build): its
+            training chips mark the held-out chips sharing their pixels
+            (:attr:`SplitDecision.overlapping_training`, :func:`training_boxes`).
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     plan = plan_splits(boxes, rule, seed) if plan is None else plan
@@ -209,7 +218,11 @@ def decide_splits(boxes: np.ndarray, rule: SplitRule, seed: int,
                             rule.fractions)
     for index, drop in zip(rest, close, strict=True):
         dropped[index] = drop
-    return SplitDecision(splits, dropped, plan.report(rule, splits, dropped))
+    seen = ([False] * len(boxes) if not exclude_training else
+            [leak and not drop for leak, drop in zip(
+                overlaps_training(boxes, splits, training_boxes(exclude_training)), dropped,
+                strict=True)])
+    return SplitDecision(splits, dropped, plan.report(rule, splits, dropped), seen)
 
 
 @lru_cache(maxsize=16)
@@ -370,11 +383,15 @@ def close_pairs(boxes: np.ndarray, guard: float | None) -> tuple[np.ndarray, np.
     grown = shapely.box(*(boxes + half).T)
     first, second = shapely.STRtree(grown).query(grown, predicate="intersects")
     first, second = first[first < second], second[first < second]
-    a, b = boxes[first], boxes[second]
-    gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
-                     np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
-    close = gap < (bands[first] + bands[second]) / 2
+    close = _gaps(boxes[first], boxes[second]) < (bands[first] + bands[second]) / 2
     return first[close], second[close]
+
+
+def _gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row, the gap between two ``N x 4`` arrays of boxes: the larger of the x and y
+    gaps, negative when they overlap (zero when they touch: no shared pixel)."""
+    return np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
+                      np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
 
 
 def _neighbours(boxes: np.ndarray, guard: float | None, rank: np.ndarray | None = None
@@ -382,7 +399,8 @@ def _neighbours(boxes: np.ndarray, guard: float | None, rank: np.ndarray | None 
     """Per chip, the chips closer than the guard band (of another rank, if ranks given)."""
     first, second = close_pairs(boxes, guard)
     if rank is not None:
-        first, second = first[rank[first] != rank[second]], second[rank[first] != rank[second]]
+        other = rank[first] != rank[second]
+        first, second = first[other], second[other]
     neighbours: list[set[int]] = [set() for _ in range(len(boxes))]
     for i, j in zip(first.tolist(), second.tolist(), strict=True):
         neighbours[i].add(j)
@@ -488,8 +506,5 @@ def overlaps_training(boxes: np.ndarray, splits: Sequence[str], training: np.nda
     if len(boxes) and len(training):
         chips, seen = shapely.STRtree(shapely.box(*training.T)).query(
             shapely.box(*boxes.T), predicate="intersects")
-        a, b = boxes[chips], training[seen]
-        gap = np.maximum(np.maximum(a[:, 0], b[:, 0]) - np.minimum(a[:, 2], b[:, 2]),
-                         np.maximum(a[:, 1], b[:, 1]) - np.minimum(a[:, 3], b[:, 3]))
-        hit[chips[gap < 0]] = True  # touching is no shared pixel, as in the guard pass
+        hit[chips[_gaps(boxes[chips], training[seen]) < 0]] = True  # as in the guard pass
     return [bool(h) and split != "train" for h, split in zip(hit, splits, strict=True)]

@@ -47,8 +47,6 @@ from rsvl.builders.splits import (
     SplitRule,
     decide_splits,
     grid_boxes,
-    overlaps_training,
-    training_boxes,
 )
 from rsvl.config import to_dict as config_to_dict
 from rsvl.data.atomic import atomic_open, remove_stale_temporaries
@@ -207,16 +205,13 @@ def plan_chips(config: VqaBuildConfig, imagery: Imagery, extent: Bounds | None =
         if maxx - minx < side * 0.999 or maxy - miny < side * 0.999:
             continue  # the clipped last row/column: not a full chip
         cells.append(cell)
-    boxes = grid_boxes([c.bounds for c in cells], imagery.crs)
-    decision = decide_splits(boxes, config.split, config.seed)
-    seen = (overlaps_training(boxes, decision.splits, training_boxes(config.exclude_training))
-            if config.exclude_training else [False] * len(cells))
+    decision = decide_splits(grid_boxes([c.bounds for c in cells], imagery.crs), config.split,
+                             config.seed, exclude_training=config.exclude_training)
     chips = [(cell.index, cell.bounds, split) for cell, split, drop, leak
-             in zip(cells, decision.splits, decision.dropped, seen, strict=True)
-             if not drop and not leak]
+             in zip(cells, decision.splits, decision.dropped, decision.overlapping_training,
+                    strict=True) if not drop and not leak]
     rejected = Counter({NEAR_OTHER_SPLIT: sum(decision.dropped),
-                        OVERLAPS_TRAINING: sum(leak and not drop for leak, drop
-                                               in zip(seen, decision.dropped, strict=True))})
+                        OVERLAPS_TRAINING: sum(decision.overlapping_training)})
     return chips, +rejected, decision.report
 
 
