@@ -65,6 +65,7 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
     alive = np.ones(n, dtype=bool)
     total = n if expected_kept is None else expected_kept
     degree = max(1.0, sum(len(conflicts) for conflicts in neighbours) / max(n, 1))
+    whole = Counter(kinds or ())  # the build's mix, counted once for every seed
     for split in ("test", "val", "train"):
         fraction = fractions[SPLITS.index(split)]
         if split == rest or fraction <= 0 or not alive.any():
@@ -74,7 +75,7 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
         best: tuple[tuple[float, ...], list[int], list[int]] | None = None
         for seed in _seeds(centres, alive, seeds):
             region, boundary = _grow(seed, neighbours, alive, quota, centres)
-            mix = 0.0 if kinds is None else _mix_distance(kinds, region)
+            mix = 0.0 if kinds is None else _mix_distance(kinds, region, whole)
             rank = (0.0, len(boundary)) if mix <= MAX_MIX else (1.0, mix, len(boundary))
             if best is None or rank < best[0]:
                 best = (rank, region, boundary)
@@ -87,9 +88,11 @@ def grow_held_out(boxes: np.ndarray, neighbours: Sequence[set[int]],
     return splits, dropped
 
 
-def _mix_distance(kinds: Sequence[str | None], region: Sequence[int]) -> float:
-    """Total variation distance between the kinds of the region's chips and of all chips."""
-    whole, part = Counter(kinds), Counter(kinds[i] for i in region)
+def _mix_distance(kinds: Sequence[str | None], region: Sequence[int],
+                  whole: Counter[str | None]) -> float:
+    """Total variation distance between the kinds of the region's chips and of all chips
+    (``whole``: ``Counter(kinds)``)."""
+    part = Counter(kinds[i] for i in region)
     return 0.5 * sum(abs(part[k] / len(region) - whole[k] / len(kinds)) for k in whole)
 
 

@@ -234,7 +234,8 @@ def test_held_out_regions_hold_the_mix_of_objects() -> None:
     def mixes(splits: list[str], dropped: list[bool]) -> list[float]:
         return [_mix_distance(kinds, [i for i, (s, d) in enumerate(zip(splits, dropped,
                                                                       strict=True))
-                                      if s == split and not d]) for split in ("val", "test")]
+                                      if s == split and not d], Counter(kinds))
+                for split in ("val", "test")]
 
     assert max(mixes(*grow_held_out(chips, neighbours, (0.8, 0.1, 0.1)))) > 0.5
     splits, dropped = grow_held_out(chips, neighbours, (0.8, 0.1, 0.1), None, kinds)
